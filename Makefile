@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON   ?= python3
+VENV     := .venv
+PY       := $(VENV)/bin/python
+SHARED   ?= ../shared
+INSTANCE ?= instance
+RECORDS  ?= records
+HOST     ?= 127.0.0.1
+PORT     ?= 5000
+
+.PHONY: run test install schemas load lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Official schemas: copied from ../shared/schemas, or downloaded from their publishers when it is absent.
+schemas: install
+	$(PY) -m repository schemas install --from $(SHARED)/schemas
+
+# Load the working copy (records/) into the instance's store.
+load: schemas
+	$(PY) -m repository --instance $(INSTANCE) sync --records $(RECORDS)
+
+run: load
+	$(PY) -m repository --instance $(INSTANCE) serve --host $(HOST) --port $(PORT)
+
+lint: install
+	$(PY) -m ruff check .
+
+test: schemas lint
+	$(PY) -m pytest
+
+bench: schemas
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) $(INSTANCE) schemas/official .pytest_cache .ruff_cache

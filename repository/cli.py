@@ -1,0 +1,322 @@
+"""``repository``: the command line for catalogers, operators and scripts.
+
+Every command that changes records goes through :class:`~repository.service.Repository`,
+so the CLI, the web editor and the API cannot disagree about what a valid save is.
+Exit status is 0 when everything succeeded, 1 when any input was refused or any
+conflict was found, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import schemas as schema_catalogue
+from . import xmlio
+from .importer import iter_inputs, prepare_file
+from .importer import import_paths as run_import
+from .mods import MODS_NS
+from .service import Repository
+from .store import NotFound, StaleVersion, StoreError
+from .validation import Invalid, Problem
+from .workingcopy import sync as run_sync
+from .workingcopy import write_atomic
+
+
+def _who(ctx: click.Context) -> str:
+    return ctx.obj.get("user") or f"cli:{os.environ.get('USER') or getpass.getuser()}"
+
+
+def _repo(ctx: click.Context) -> Repository:
+    if "repo" not in ctx.obj:
+        try:
+            schema_catalogue.ensure_installed()
+            ctx.obj["repo"] = Repository(ctx.obj["instance"])
+        except (schema_catalogue.SchemasMissing, StoreError) as exc:
+            raise click.ClickException(str(exc)) from None
+        ctx.call_on_close(ctx.obj["repo"].close)
+    return ctx.obj["repo"]
+
+
+def _print_problems(problems: list[Problem]) -> None:
+    for p in problems:
+        click.echo(f"error: {p}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--instance",
+    envvar="REPOSITORY_INSTANCE",
+    default="instance",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Instance folder holding the store (env REPOSITORY_INSTANCE).",
+)
+@click.option("--user", envvar="REPOSITORY_USER", default=None, help="Name recorded as the author of changes.")
+@click.pass_context
+def main(ctx: click.Context, instance: Path, user: str | None) -> None:
+    """The Dalian Library metadata repository: MODS records, OAI-PMH, catalogue."""
+    ctx.ensure_object(dict)
+    ctx.obj["instance"] = instance
+    ctx.obj["user"] = user
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the instance folder and its store (safe to run again)."""
+    repo = _repo(ctx)
+    click.echo(f"instance ready: {repo.instance.resolve()} ({repo.store.count()} records)")
+
+
+@main.group()
+def schemas() -> None:
+    """The official XML Schemas."""
+
+
+@schemas.command("install")
+@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with the official schemas (default ../shared/schemas); missing ones are downloaded.")
+def schemas_install(source: Path | None) -> None:
+    """Copy (or download) the official schemas into schemas/official/."""
+    try:
+        dest = schema_catalogue.install(source, log=lambda m: click.echo(m, err=True))
+    except OSError as exc:
+        raise click.ClickException(f"could not install the schemas: {exc}") from None
+    click.echo(f"official schemas in {dest}")
+
+
+@main.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--collection", default=None, help="Collection for MODS records that do not name one.")
+@click.option("--why", default="imported", show_default=True, help="Reason recorded with each new version.")
+@click.pass_context
+def import_cmd(ctx: click.Context, paths: tuple[Path, ...], collection: str | None, why: str) -> None:
+    """Import legacy pages (UTF-8 or GB18030) and MODS files or folders of them."""
+    repo = _repo(ctx)
+    files = list(iter_inputs(paths))
+    with click.progressbar(length=len(files), label="importing", file=sys.stderr) as bar:
+        report = run_import(repo, files, collection=collection, who=_who(ctx), why=why, progress=bar.update)
+    _print_problems(report.problems)
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len({p.source for p in report.problems})} refused"
+    )
+    ctx.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.option("--records", "records_dir", envvar="REPOSITORY_RECORDS", default="records", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="The working copy (env REPOSITORY_RECORDS).")
+@click.option("--delete", is_flag=True, help="Delete (tombstone) records whose files were removed.")
+@click.pass_context
+def sync(ctx: click.Context, records_dir: Path, delete: bool) -> None:
+    """Bring edited files in as new versions; write store-side changes back to files."""
+    repo = _repo(ctx)
+    records_dir.mkdir(parents=True, exist_ok=True)
+    with click.progressbar(length=repo.store.count() or 1, label="syncing", file=sys.stderr) as bar:
+        report = run_sync(repo, records_dir, delete=delete, who=_who(ctx), progress=bar.update)
+    _print_problems(report.problems)
+    for c in report.conflicts:
+        click.echo(f"conflict: {c}", err=True)
+    for path in report.missing:
+        click.echo(f"removed: {path} (the record is kept; run `repository sync --delete` to delete it)", err=True)
+    click.echo(
+        f"{len(report.created)} created, {len(report.updated)} updated from files; "
+        f"{len(report.written)} written, {len(report.removed_files)} removed to match the store; "
+        f"{len(report.deleted)} deleted; {report.unchanged} unchanged; "
+        f"{len(report.conflicts)} conflicts; {len({p.source for p in report.problems})} refused"
+    )
+    ctx.exit(1 if report.failed else 0)
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--store", "whole_store", is_flag=True, help="Validate every current record in the store.")
+@click.option("--collection", default=None, help="Collection for MODS files that do not name one.")
+@click.pass_context
+def validate(ctx: click.Context, paths: tuple[Path, ...], whole_store: bool, collection: str | None) -> None:
+    """Validate files (or the store) against MODS 3.8 and the collection's profile; store nothing."""
+    repo = _repo(ctx)
+    problems: list[Problem] = []
+    checked = 0
+    for path in iter_inputs(paths):
+        checked += 1
+        try:
+            prepare_file(repo, path, collection)
+        except Invalid as exc:
+            problems += exc.problems
+    if whole_store:
+        for state in repo.store.records():
+            checked += 1
+            v = repo.store.version(state.id)
+            try:
+                repo.prepare(v.xml, record_id=state.id, collection=state.collection, fulltext=v.fulltext,
+                             source=f"{state.collection}/{state.id}")
+            except Invalid as exc:
+                problems += exc.problems
+    _print_problems(problems)
+    bad = len({p.source for p in problems})
+    click.echo(f"{checked - bad} valid, {bad} invalid")
+    ctx.exit(1 if problems else 0)
+
+
+@main.command()
+@click.argument("record_id")
+@click.option("--version", type=int, default=None, help="A past version (default: the current one).")
+@click.option("--format", "fmt", type=click.Choice(["mods", "oai_dc", "text", "summary"]), default="mods",
+              show_default=True)
+@click.pass_context
+def show(ctx: click.Context, record_id: str, version: int | None, fmt: str) -> None:
+    """Print a record."""
+    repo = _repo(ctx)
+    try:
+        v = repo.store.version(record_id, version)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    state = repo.store.get(record_id)
+    if fmt == "mods":
+        click.echo(v.xml.decode("utf-8"), nl=False)
+    elif fmt == "text":
+        click.echo(v.fulltext or "")
+    elif fmt == "oai_dc":
+        if version is not None and version != state.version:
+            raise click.ClickException("renderings exist for the current version only")
+        dc = repo.store.rendering(record_id, "oai_dc")
+        if dc is None:
+            raise click.ClickException(f"record {record_id} is deleted; it has no renderings")
+        click.echo(dc.decode("utf-8"))
+    else:
+        click.echo(f"id:         {state.id}\ncollection: {state.collection}\nversion:    {state.version}"
+                   f"{' (deleted)' if state.deleted else ''}\ndatestamp:  {state.datestamp}\n"
+                   f"title:      {state.title or ''}\ndate:       {state.date_issued or ''}\n"
+                   f"newspaper:  {state.newspaper or ''}\nsets:       {', '.join(repo.store.sets_of(record_id))}")
+
+
+@main.command()
+@click.argument("record_id")
+@click.pass_context
+def history(ctx: click.Context, record_id: str) -> None:
+    """Every version of a record: number, when, who, what and why."""
+    versions = _repo(ctx).store.history(record_id)
+    if not versions:
+        raise click.ClickException(f"record {record_id} does not exist")
+    for v in versions:
+        click.echo(f"{v.version:>4}  {v.created}  {v.action:<7}  {v.who:<20}  {v.why}  sha256:{v.digest[:12]}")
+
+
+@main.command()
+@click.argument("record_id")
+@click.argument("old", type=int)
+@click.argument("new", type=int, required=False)
+@click.pass_context
+def diff(ctx: click.Context, record_id: str, old: int, new: int | None) -> None:
+    """A unified diff of two versions (the second defaults to the current one)."""
+    store = _repo(ctx).store
+    try:
+        a = store.version(record_id, old)
+        b = store.version(record_id, new)
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from None
+    lines = list(_diff_lines(a, b, record_id))
+    click.echo("".join(lines), nl=False)
+
+
+def _diff_lines(a, b, record_id: str):  # noqa: ANN001, ANN202 - store Version objects
+    yield from difflib.unified_diff(
+        a.xml.decode("utf-8").splitlines(keepends=True),
+        b.xml.decode("utf-8").splitlines(keepends=True),
+        f"{record_id} version {a.version}",
+        f"{record_id} version {b.version}",
+    )
+    if (a.fulltext or "") != (b.fulltext or ""):
+        yield from difflib.unified_diff(
+            (a.fulltext or "").splitlines(keepends=True),
+            (b.fulltext or "").splitlines(keepends=True),
+            f"{record_id} version {a.version} full text",
+            f"{record_id} version {b.version} full text",
+        )
+
+
+@main.command()
+@click.argument("record_id")
+@click.option("--reason", required=True, help="Why the record is deleted (kept in its history).")
+@click.option("--version", "expected", type=int, default=None, help="Refuse unless the record is at this version.")
+@click.pass_context
+def delete(ctx: click.Context, record_id: str, reason: str, expected: int | None) -> None:
+    """Delete a record: a tombstone version, restorable, served to harvesters as deleted."""
+    try:
+        state = _repo(ctx).delete(record_id, expected, who=_who(ctx), why=reason)
+    except (StoreError, StaleVersion) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"deleted {record_id} (version {state.version})")
+
+
+@main.command()
+@click.argument("record_id")
+@click.option("--version", type=int, default=None, help="The version to bring back (default: the last before deletion).")
+@click.option("--reason", default="restored", show_default=True)
+@click.pass_context
+def restore(ctx: click.Context, record_id: str, version: int | None, reason: str) -> None:
+    """Restore a deleted record, or bring back an old version, as a new version."""
+    try:
+        state = _repo(ctx).restore(record_id, version, who=_who(ctx), why=reason)
+    except Invalid as exc:
+        _print_problems(exc.problems)
+        ctx.exit(1)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"restored {record_id} (version {state.version})")
+
+
+@main.command()
+@click.argument("destination", type=click.Path(path_type=Path))
+@click.option("--collection", default=None, help="Only this collection.")
+@click.option("--single", is_flag=True, help="Write one modsCollection file instead of a folder of records.")
+@click.pass_context
+def export(ctx: click.Context, destination: Path, collection: str | None, single: bool) -> None:
+    """Export current records: a folder (<collection>/<id>.xml + .txt) or one modsCollection."""
+    store = _repo(ctx).store
+    count = 0
+    if single:
+        from lxml import etree
+
+        root = etree.Element(f"{{{MODS_NS}}}modsCollection", nsmap={None: MODS_NS})
+        for state in store.records(collection):
+            root.append(xmlio.parse(store.version(state.id).xml).getroot())
+            count += 1
+        write_atomic(destination, etree.tostring(root, encoding="UTF-8", xml_declaration=True))
+    else:
+        for state in store.records(collection):
+            v = store.version(state.id)
+            write_atomic(destination / state.collection / f"{state.id}.xml", v.xml)
+            if v.fulltext is not None:
+                write_atomic(destination / state.collection / f"{state.id}.txt", v.fulltext.encode("utf-8"))
+            count += 1
+    click.echo(f"exported {count} records to {destination}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+    """Serve the catalogue (and, as they land, OAI-PMH and SPARQL) over HTTP."""
+    from waitress import serve as waitress_serve
+
+    from .web import create_app
+
+    repo = _repo(ctx)
+    app = create_app(repo)
+    click.echo(f"serving {repo.instance} on http://{host}:{port}/", err=True)
+    waitress_serve(app, host=host, port=port, threads=threads, ident="dalian-repository")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,133 @@
+"""What every store offers: the narrow interface the rest of the repository relies on.
+
+A store keeps records (current state), every version of each, the renderings
+derived from the current version, set memberships and the working-copy
+bookkeeping. It does not validate or render: the save path in
+:mod:`repository.service` does that and hands the store finished
+:class:`Change` objects, which it applies in one transaction or not at all.
+Keeping the interface this small is what lets a PostgreSQL store follow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class StoreError(Exception):
+    """A change the store refused; nothing was written."""
+
+
+class StaleVersion(StoreError):
+    """The change names a version that is no longer the current one."""
+
+    def __init__(self, record_id: str, expected: int, current: int):
+        self.record_id, self.expected, self.current = record_id, expected, current
+        super().__init__(
+            f"record {record_id} is at version {current}, but the change was made to version {expected}: "
+            "reload it and apply your change again"
+        )
+
+
+class NotFound(StoreError):
+    def __init__(self, record_id: str, version: int | None = None):
+        self.record_id, self.version = record_id, version
+        what = f"version {version} of record {record_id}" if version else f"record {record_id}"
+        super().__init__(f"{what} does not exist")
+
+
+@dataclass(frozen=True)
+class RecordState:
+    """A record's current state: what OAI-PMH headers and listings need."""
+
+    id: str
+    collection: str
+    version: int
+    datestamp: str  # UTC, YYYY-MM-DDThh:mm:ssZ
+    deleted: bool
+    digest: str
+    created: str
+    title: str | None = None
+    date_issued: str | None = None
+    newspaper: str | None = None
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Version:
+    record_id: str
+    version: int
+    xml: bytes
+    fulltext: str | None
+    digest: str
+    created: str
+    who: str
+    why: str
+    action: str  # create | update | delete | restore
+
+
+@dataclass
+class Change:
+    """One record's next version, ready to commit.
+
+    ``expected_version`` is the version the change was made to (0 for a new
+    record); the store refuses the change if the record has moved on since.
+    """
+
+    record_id: str
+    collection: str
+    expected_version: int
+    action: str
+    xml: bytes
+    fulltext: str | None
+    digest: str
+    who: str
+    why: str
+    renderings: dict[str, bytes] = field(default_factory=dict)
+    sets: list[str] = field(default_factory=list)
+    summary: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a record's files in the working copy looked like when they last matched the store.
+
+    ``stat`` is the size and modification time of the ``.xml`` and its ``.txt``:
+    while it is unchanged the files are not read again, which keeps a sync of an
+    unchanged tree of 100,000 records to a directory scan.
+    """
+
+    record_id: str
+    path: str
+    version: int
+    stat: str
+    digest: str
+
+
+class Store(Protocol):
+    def commit(self, changes: list[Change]) -> list[RecordState]:
+        """Apply all changes in one transaction; raise :class:`StaleVersion` and write nothing on conflict."""
+
+    def get(self, record_id: str) -> RecordState | None: ...
+
+    def version(self, record_id: str, version: int | None = None) -> Version:
+        """A version (the current one by default); :class:`NotFound` when there is none."""
+
+    def history(self, record_id: str) -> list[Version]: ...
+
+    def rendering(self, record_id: str, fmt: str) -> bytes | None: ...
+
+    def records(self, collection: str | None = None, *, include_deleted: bool = False) -> Iterator[RecordState]: ...
+
+    def count(self, collection: str | None = None) -> int: ...
+
+    def sets_of(self, record_id: str) -> list[str]: ...
+
+    def save_collections(self, rows: Iterable[dict]) -> None: ...
+
+    def file_states(self) -> dict[str, FileState]: ...
+
+    def save_file_states(self, states: Iterable[FileState], removed: Iterable[str] = ()) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,329 @@
+"""The embedded store: one SQLite file in the instance folder.
+
+WAL mode with ``synchronous=FULL``: readers (the web server) never block the
+writer, and a committed save survives a power cut. A batch of changes is one
+transaction, so a bulk import killed at any point leaves each record fully in
+or fully out.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .base import Change, FileState, NotFound, RecordState, StaleVersion, StoreError, Version
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS collections (
+    code TEXT PRIMARY KEY, position INTEGER NOT NULL, kind TEXT NOT NULL,
+    names TEXT NOT NULL, profile TEXT
+);
+CREATE TABLE IF NOT EXISTS records (
+    id TEXT PRIMARY KEY,
+    collection TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    datestamp TEXT NOT NULL,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    digest TEXT NOT NULL,
+    created TEXT NOT NULL,
+    title TEXT, date_issued TEXT, newspaper TEXT, language TEXT
+);
+CREATE INDEX IF NOT EXISTS records_by_datestamp ON records (datestamp, id);
+CREATE INDEX IF NOT EXISTS records_by_collection ON records (collection, datestamp, id);
+CREATE TABLE IF NOT EXISTS versions (
+    record_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    xml BLOB NOT NULL,
+    fulltext TEXT,
+    digest TEXT NOT NULL,
+    created TEXT NOT NULL,
+    who TEXT NOT NULL,
+    why TEXT NOT NULL,
+    action TEXT NOT NULL,
+    PRIMARY KEY (record_id, version)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS renderings (
+    record_id TEXT NOT NULL, format TEXT NOT NULL, content BLOB NOT NULL,
+    PRIMARY KEY (record_id, format)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS memberships (
+    set_spec TEXT NOT NULL, record_id TEXT NOT NULL,
+    PRIMARY KEY (set_spec, record_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS memberships_by_record ON memberships (record_id);
+CREATE TABLE IF NOT EXISTS working_copy (
+    record_id TEXT PRIMARY KEY, path TEXT NOT NULL, version INTEGER NOT NULL,
+    stat TEXT NOT NULL, digest TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+_RECORD_COLUMNS = "id, collection, version, datestamp, deleted, digest, created, title, date_issued, newspaper, language"
+
+
+def utc_now() -> str:
+    """Now, as an OAI-PMH datestamp (UTC, to the second)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _record(row: tuple) -> RecordState:
+    return RecordState(
+        id=row[0],
+        collection=row[1],
+        version=row[2],
+        datestamp=row[3],
+        deleted=bool(row[4]),
+        digest=row[5],
+        created=row[6],
+        title=row[7],
+        date_issued=row[8],
+        newspaper=row[9],
+        language=row[10],
+    )
+
+
+class SQLiteStore:
+    """The :class:`~repository.store.base.Store` on SQLite (one connection per thread)."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        conn = self._conn()
+        with conn:
+            conn.executescript(SCHEMA)
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+
+    # ------------------------------------------------------------------ plumbing
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"cannot open the store {self.path}: {exc}") from exc
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # ------------------------------------------------------------------ writing
+    def commit(self, changes: list[Change]) -> list[RecordState]:
+        if not changes:
+            return []
+        conn = self._conn()
+        now = utc_now()
+        states: list[RecordState] = []
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                for change in changes:
+                    states.append(self._apply(conn, change, now))
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return states
+
+    def _apply(self, conn: sqlite3.Connection, c: Change, now: str) -> RecordState:
+        row = conn.execute(
+            "SELECT version, created, datestamp FROM records WHERE id = ?", (c.record_id,)
+        ).fetchone()
+        current = row[0] if row else 0
+        if current != c.expected_version:
+            raise StaleVersion(c.record_id, c.expected_version, current)
+        version = current + 1
+        created = row[1] if row else now
+        # A datestamp never goes backwards for a record, even if the clock does.
+        datestamp = max(now, row[2]) if row else now
+        deleted = c.action == "delete"
+        conn.execute(
+            "INSERT INTO versions (record_id, version, xml, fulltext, digest, created, who, why, action)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (c.record_id, version, c.xml, c.fulltext, c.digest, now, c.who, c.why, c.action),
+        )
+        s = c.summary
+        values = (
+            c.collection, version, datestamp, int(deleted), c.digest,
+            s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"),
+        )
+        if row:
+            conn.execute(
+                "UPDATE records SET collection=?, version=?, datestamp=?, deleted=?, digest=?,"
+                " title=?, date_issued=?, newspaper=?, language=? WHERE id=?",
+                (*values, c.record_id),
+            )
+        else:
+            conn.execute(
+                f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (c.record_id, *values[:5], created, *values[5:]),
+            )
+        conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
+        conn.executemany(
+            "INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)",
+            [(c.record_id, fmt, content) for fmt, content in c.renderings.items()],
+        )
+        # Deleted records keep their set memberships: OAI-PMH serves their
+        # deleted headers in the sets they belonged to, for ever.
+        if not deleted:
+            conn.execute("DELETE FROM memberships WHERE record_id = ?", (c.record_id,))
+            conn.executemany(
+                "INSERT INTO memberships (set_spec, record_id) VALUES (?, ?)",
+                [(spec, c.record_id) for spec in dict.fromkeys(c.sets)],
+            )
+        return RecordState(
+            c.record_id, c.collection, version, datestamp, deleted, c.digest, created,
+            s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"),
+        )
+
+    def save_collections(self, rows: Iterable[dict]) -> None:
+        conn = self._conn()
+        with self._write_lock, conn:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany(
+                "INSERT INTO collections (code, position, kind, names, profile) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (code) DO UPDATE SET position=excluded.position, kind=excluded.kind,"
+                " names=excluded.names, profile=excluded.profile",
+                [
+                    (r["code"], r["position"], r["kind"], json.dumps(r["names"], ensure_ascii=False), r.get("profile"))
+                    for r in rows
+                ],
+            )
+
+    # ------------------------------------------------------------------ reading
+    def get(self, record_id: str) -> RecordState | None:
+        row = self._conn().execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+        return _record(row) if row else None
+
+    def version(self, record_id: str, version: int | None = None) -> Version:
+        conn = self._conn()
+        if version is None:
+            row = conn.execute(
+                "SELECT v.record_id, v.version, v.xml, v.fulltext, v.digest, v.created, v.who, v.why, v.action"
+                " FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.version WHERE r.id = ?",
+                (record_id,),
+            ).fetchone()
+        else:
+            row = conn.execute(
+                "SELECT record_id, version, xml, fulltext, digest, created, who, why, action FROM versions"
+                " WHERE record_id = ? AND version = ?",
+                (record_id, version),
+            ).fetchone()
+        if row is None:
+            raise NotFound(record_id, version)
+        return Version(*row[:2], bytes(row[2]), *row[3:])
+
+    def history(self, record_id: str) -> list[Version]:
+        rows = self._conn().execute(
+            "SELECT record_id, version, xml, fulltext, digest, created, who, why, action FROM versions"
+            " WHERE record_id = ? ORDER BY version",
+            (record_id,),
+        ).fetchall()
+        return [Version(*r[:2], bytes(r[2]), *r[3:]) for r in rows]
+
+    def rendering(self, record_id: str, fmt: str) -> bytes | None:
+        row = self._conn().execute(
+            "SELECT content FROM renderings WHERE record_id = ? AND format = ?", (record_id, fmt)
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def records(self, collection: str | None = None, *, include_deleted: bool = False) -> Iterator[RecordState]:
+        sql = f"SELECT {_RECORD_COLUMNS} FROM records"
+        where, args = [], []
+        if collection:
+            where.append("collection = ?")
+            args.append(collection)
+        if not include_deleted:
+            where.append("deleted = 0")
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id"
+        for row in self._conn().execute(sql, args):
+            yield _record(row)
+
+    def recent(self, limit: int = 20, collection: str | None = None) -> list[RecordState]:
+        sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE deleted = 0"
+        args: list = []
+        if collection:
+            sql += " AND collection = ?"
+            args.append(collection)
+        sql += " ORDER BY date_issued DESC, id LIMIT ?"
+        return [_record(r) for r in self._conn().execute(sql, (*args, limit))]
+
+    def count(self, collection: str | None = None) -> int:
+        if collection:
+            row = self._conn().execute(
+                "SELECT count(*) FROM records WHERE deleted = 0 AND collection = ?", (collection,)
+            ).fetchone()
+        else:
+            row = self._conn().execute("SELECT count(*) FROM records WHERE deleted = 0").fetchone()
+        return row[0]
+
+    def counts_by_collection(self) -> dict[str, int]:
+        return dict(
+            self._conn().execute("SELECT collection, count(*) FROM records WHERE deleted = 0 GROUP BY collection")
+        )
+
+    def sets_of(self, record_id: str) -> list[str]:
+        return [
+            r[0]
+            for r in self._conn().execute(
+                "SELECT set_spec FROM memberships WHERE record_id = ? ORDER BY set_spec", (record_id,)
+            )
+        ]
+
+    def collection_rows(self) -> list[dict]:
+        return [
+            {"code": r[0], "position": r[1], "kind": r[2], "names": json.loads(r[3]), "profile": r[4]}
+            for r in self._conn().execute(
+                "SELECT code, position, kind, names, profile FROM collections ORDER BY position"
+            )
+        ]
+
+    # ------------------------------------------------------------------ working copy
+    def file_states(self) -> dict[str, FileState]:
+        return {
+            r[0]: FileState(*r)
+            for r in self._conn().execute("SELECT record_id, path, version, stat, digest FROM working_copy")
+        }
+
+    def save_file_states(self, states: Iterable[FileState], removed: Iterable[str] = ()) -> None:
+        conn = self._conn()
+        with self._write_lock:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO working_copy (record_id, path, version, stat, digest)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    [(s.record_id, s.path, s.version, s.stat, s.digest) for s in states],
+                )
+                conn.executemany("DELETE FROM working_copy WHERE record_id = ?", [(r,) for r in removed])
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    def current_versions(self) -> dict[str, tuple[int, bool, str]]:
+        """record id → (version, deleted, collection), for the working-copy sync in one query."""
+        return {
+            r[0]: (r[1], bool(r[2]), r[3])
+            for r in self._conn().execute("SELECT id, version, deleted, collection FROM records")
+        }

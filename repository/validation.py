@@ -1,0 +1,146 @@
+"""Validation: the official MODS schema, then the collection's application profile.
+
+Both come back as one list of :class:`Problem`, each pinned to a line and an
+element, so the CLI, the editor and the API show a cataloger the same thing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from lxml import etree, isoschematron
+
+from . import schemas
+from .mods import MODS_NS, RECORD_ID
+
+SVRL = "{http://purl.oclc.org/dsdl/svrl}"
+
+#: Application profiles by name; a collection names the one its records follow.
+PROFILES = {"article": "mods-article-profile.sch"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a record, said so a cataloger can find and fix it."""
+
+    message: str
+    line: int | None = None
+    element: str | None = None
+    rule: str = "schema"  # "xml", "schema", a profile rule id, or "repository"
+    source: str | None = None
+
+    def __str__(self) -> str:
+        where = self.source or ""
+        if self.line:
+            where = f"{where}:{self.line}" if where else f"line {self.line}"
+        element = f" <{self.element}>" if self.element else ""
+        prefix = f"{where}:{element} " if where else (f"{element.strip()} " if element else "")
+        return f"{prefix}{self.message} [{self.rule}]"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Invalid(Exception):
+    """A record refused, with every problem found in it."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("; ".join(str(p) for p in problems[:5]))
+
+
+_NS_BRACES = re.compile(r"\{[^}]*\}")
+
+
+_ELEMENT_IN_MESSAGE = re.compile(r"^Element '(?:\{[^}]*\})?([^']+)'")
+
+
+def _element(tree: etree._ElementTree | etree._Element, entry: etree._LogEntry) -> str | None:
+    """The element a schema error is about: from the error's path, else from its message."""
+    if entry.path:
+        try:
+            found = tree.xpath(entry.path)
+        except etree.XPathError:
+            found = []
+        if found and isinstance(found[0], etree._Element):
+            return etree.QName(found[0]).localname
+    match = _ELEMENT_IN_MESSAGE.match(entry.message or "")
+    return match.group(1) if match else None
+
+
+def _friendly(message: str) -> str:
+    message = message.replace(f"{{{MODS_NS}}}", "")
+    return _NS_BRACES.sub("", message).strip()
+
+
+def check_schema(tree: etree._ElementTree | etree._Element, source: str | None = None) -> list[Problem]:
+    schema = schemas.mods_schema()
+    if schema.validate(tree):
+        return []
+    return [
+        Problem(_friendly(e.message), e.line or None, _element(tree, e), "schema", source)
+        for e in schema.error_log
+    ]
+
+
+_local_state = threading.local()
+
+
+def _schematron(name: str) -> isoschematron.Schematron:
+    cache = getattr(_local_state, "profiles", None)
+    if cache is None:
+        cache = _local_state.profiles = {}
+    if name not in cache:
+        path = Path(schemas.schemas_dir()) / PROFILES[name]
+        doc = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
+        cache[name] = isoschematron.Schematron(doc, store_report=True)
+    return cache[name]
+
+
+def check_profile(
+    tree: etree._ElementTree | etree._Element, profile: str, source: str | None = None
+) -> list[Problem]:
+    sch = _schematron(profile)
+    if sch.validate(tree):
+        return []
+    root_tree = tree if isinstance(tree, etree._ElementTree) else tree.getroottree()
+    problems = []
+    for fa in sch.validation_report.iter(f"{SVRL}failed-assert"):
+        location = fa.get("location") or ""
+        line = element = None
+        try:
+            found = root_tree.xpath(location)
+        except etree.XPathError:
+            found = []
+        if found and isinstance(found[0], etree._Element):
+            line = found[0].sourceline
+            element = etree.QName(found[0]).localname
+        text = " ".join("".join(fa.find(f"{SVRL}text").itertext()).split())
+        problems.append(Problem(text, line, element, fa.get("id") or "profile", source))
+    return problems
+
+
+def check_identifier(record_id: str, source: str | None = None) -> list[Problem]:
+    if RECORD_ID.match(record_id):
+        return []
+    return [
+        Problem(
+            f"record identifier {record_id!r} may hold only letters, digits, '.', '_' and '-' "
+            "(at most 128), starting with a letter or digit",
+            rule="repository",
+            source=source,
+        )
+    ]
+
+
+def validate(
+    tree: etree._ElementTree | etree._Element, profile: str | None = None, source: str | None = None
+) -> list[Problem]:
+    """Every problem at once, schema first: a cataloger fixes a record in one pass, not several."""
+    problems = check_schema(tree, source)
+    if profile:
+        problems += check_profile(tree, profile, source)
+    return problems

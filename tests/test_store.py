@@ -1,0 +1,107 @@
+"""The store and the save path: versions, stale saves, tombstones, restore, one transaction per batch."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import EXAMPLE
+
+from repository.service import Repository
+from repository.store import NotFound, StaleVersion, StoreError
+
+RID = "media-2019-06-02-0001"
+
+
+def _prepare(repo: Repository, title: str = "老码头的早市", text: str | None = "正文"):
+    data = EXAMPLE.read_bytes().replace("老码头的早市".encode(), title.encode())
+    return repo.prepare(data, record_id=RID, collection="media", fulltext=text, source="t.xml")
+
+
+def test_store_is_wal_with_full_sync(repo) -> None:
+    conn = repo.store._conn()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_save_creates_version_datestamp_renderings_and_sets(repo) -> None:
+    state = repo.save(_prepare(repo), 0, who="alice", why="first")
+    assert (state.version, state.deleted, state.collection) == (1, False, "media")
+    assert state.datestamp.endswith("Z") and len(state.datestamp) == 20
+    v = repo.store.version(RID)
+    assert (v.who, v.why, v.action, v.fulltext) == ("alice", "first", "create", "正文")
+    assert b"<dc:title>" in repo.store.rendering(RID, "oai_dc")
+    assert repo.store.sets_of(RID) == ["media"]
+    assert repo.store.get(RID).title == "老码头的早市: 一条街的四十年"
+
+
+def test_a_save_naming_an_old_version_is_refused_and_changes_nothing(repo) -> None:
+    repo.save(_prepare(repo), 0, who="a", why="1")
+    repo.save(_prepare(repo, "第二版"), 1, who="a", why="2")
+    with pytest.raises(StaleVersion) as err:
+        repo.save(_prepare(repo, "迟到的修改"), 1, who="b", why="late")
+    assert err.value.current == 2 and "version 2" in str(err.value)
+    assert [v.why for v in repo.store.history(RID)] == ["1", "2"]
+    assert repo.store.get(RID).title.startswith("第二版")
+
+
+def test_creating_an_existing_record_is_refused(repo) -> None:
+    repo.save(_prepare(repo), 0, who="a", why="1")
+    with pytest.raises(StaleVersion):
+        repo.save(_prepare(repo), 0, who="b", why="again")
+
+
+def test_delete_is_a_tombstone_and_restore_a_new_version(repo) -> None:
+    repo.save(_prepare(repo), 0, who="a", why="1")
+    before = repo.store.get(RID)
+    gone = repo.delete(RID, 1, who="a", why="duplicate")
+    assert gone.deleted and gone.version == 2 and gone.datestamp >= before.datestamp
+    assert repo.store.rendering(RID, "oai_dc") is None
+    assert repo.store.sets_of(RID) == ["media"]  # deleted headers stay in their sets
+    assert repo.store.count("media") == 0
+    with pytest.raises(StoreError):
+        repo.delete(RID, who="a", why="again")
+    back = repo.restore(RID, who="a", why="mistake")
+    assert (back.version, back.deleted) == (3, False)
+    assert [v.action for v in repo.store.history(RID)] == ["create", "delete", "restore"]
+    assert repo.store.version(RID).xml == repo.store.version(RID, 1).xml
+    assert repo.store.rendering(RID, "oai_dc") is not None
+
+
+def test_restore_an_older_version_of_a_live_record(repo) -> None:
+    repo.save(_prepare(repo), 0, who="a", why="1")
+    repo.save(_prepare(repo, "改过的标题"), 1, who="a", why="2")
+    state = repo.restore(RID, version=1, who="a", why="revert")
+    assert state.version == 3 and state.title.startswith("老码头的早市")
+
+
+def test_a_batch_is_one_transaction(repo) -> None:
+    repo.save(_prepare(repo), 0, who="a", why="1")
+    other = repo.prepare(EXAMPLE.read_bytes().replace(RID.encode(), b"media-other"), record_id="media-other",
+                         collection="media", source="o.xml")
+    with pytest.raises(StaleVersion):
+        repo.commit([(other, 0), (_prepare(repo, "x"), 0)], who="a", why="batch")
+    assert repo.store.get("media-other") is None  # the good half was not written either
+    assert len(repo.store.history(RID)) == 1
+
+
+def test_missing_versions_and_records(repo) -> None:
+    with pytest.raises(NotFound):
+        repo.store.version("nope")
+    repo.save(_prepare(repo), 0, who="a", why="1")
+    with pytest.raises(NotFound):
+        repo.store.version(RID, 9)
+
+
+def test_collections_are_stored(repo) -> None:
+    rows = repo.store.collection_rows()
+    assert len(rows) == 21 and rows[0]["code"] == "encyclopedia"
+    media = next(r for r in rows if r["code"] == "media")
+    assert media["names"]["zh-Hant"] == "媒體上的大連專題數據庫" and media["profile"] == "article"
+
+
+def test_two_instances_side_by_side_do_not_share_anything(tmp_path) -> None:
+    a = Repository(tmp_path / "a")
+    b = Repository(tmp_path / "b")
+    a.save(a.prepare(EXAMPLE.read_bytes(), collection="media", source="x"), 0, who="t", why="t")
+    assert a.store.count() == 1 and b.store.count() == 0
+    a.close()
+    b.close()
