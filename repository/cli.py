@@ -18,8 +18,8 @@ import click
 
 from . import schemas as schema_catalogue
 from . import xmlio
-from .importer import iter_inputs, prepare_file
 from .importer import import_paths as run_import
+from .importer import iter_inputs, prepare_file
 from .mods import MODS_NS
 from .service import Repository
 from .store import NotFound, StaleVersion, StoreError
@@ -57,7 +57,9 @@ def _print_problems(problems: list[Problem]) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Instance folder holding the store (env REPOSITORY_INSTANCE).",
 )
-@click.option("--user", envvar="REPOSITORY_USER", default=None, help="Name recorded as the author of changes.")
+@click.option(
+    "--user", envvar="REPOSITORY_USER", default=None, help="Name recorded as the author of changes."
+)
 @click.pass_context
 def main(ctx: click.Context, instance: Path, user: str | None) -> None:
     """The Dalian Library metadata repository: MODS records, OAI-PMH, catalogue."""
@@ -80,8 +82,13 @@ def schemas() -> None:
 
 
 @schemas.command("install")
-@click.option("--from", "source", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder with the official schemas (default ../shared/schemas); missing ones are downloaded.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder with the official schemas (default ../shared/schemas); missing ones are downloaded.",
+)
 def schemas_install(source: Path | None) -> None:
     """Copy (or download) the official schemas into schemas/official/."""
     try:
@@ -111,8 +118,15 @@ def import_cmd(ctx: click.Context, paths: tuple[Path, ...], collection: str | No
 
 
 @main.command()
-@click.option("--records", "records_dir", envvar="REPOSITORY_RECORDS", default="records", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="The working copy (env REPOSITORY_RECORDS).")
+@click.option(
+    "--records",
+    "records_dir",
+    envvar="REPOSITORY_RECORDS",
+    default="records",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The working copy (env REPOSITORY_RECORDS).",
+)
 @click.option("--delete", is_flag=True, help="Delete (tombstone) records whose files were removed.")
 @click.pass_context
 def sync(ctx: click.Context, records_dir: Path, delete: bool) -> None:
@@ -125,7 +139,9 @@ def sync(ctx: click.Context, records_dir: Path, delete: bool) -> None:
     for c in report.conflicts:
         click.echo(f"conflict: {c}", err=True)
     for path in report.missing:
-        click.echo(f"removed: {path} (the record is kept; run `repository sync --delete` to delete it)", err=True)
+        click.echo(
+            f"removed: {path} (the record is kept; run `repository sync --delete` to delete it)", err=True
+        )
     click.echo(
         f"{len(report.created)} created, {len(report.updated)} updated from files; "
         f"{len(report.written)} written, {len(report.removed_files)} removed to match the store; "
@@ -156,8 +172,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], whole_store: bool, col
             checked += 1
             v = repo.store.version(state.id)
             try:
-                repo.prepare(v.xml, record_id=state.id, collection=state.collection, fulltext=v.fulltext,
-                             source=f"{state.collection}/{state.id}")
+                repo.prepare(
+                    v.xml,
+                    record_id=state.id,
+                    collection=state.collection,
+                    fulltext=v.fulltext,
+                    source=f"{state.collection}/{state.id}",
+                )
             except Invalid as exc:
                 problems += exc.problems
     _print_problems(problems)
@@ -169,8 +190,13 @@ def validate(ctx: click.Context, paths: tuple[Path, ...], whole_store: bool, col
 @main.command()
 @click.argument("record_id")
 @click.option("--version", type=int, default=None, help="A past version (default: the current one).")
-@click.option("--format", "fmt", type=click.Choice(["mods", "oai_dc", "text", "summary"]), default="mods",
-              show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["mods", "oai_dc", "text", "summary"]),
+    default="mods",
+    show_default=True,
+)
 @click.pass_context
 def show(ctx: click.Context, record_id: str, version: int | None, fmt: str) -> None:
     """Print a record."""
@@ -192,10 +218,12 @@ def show(ctx: click.Context, record_id: str, version: int | None, fmt: str) -> N
             raise click.ClickException(f"record {record_id} is deleted; it has no renderings")
         click.echo(dc.decode("utf-8"))
     else:
-        click.echo(f"id:         {state.id}\ncollection: {state.collection}\nversion:    {state.version}"
-                   f"{' (deleted)' if state.deleted else ''}\ndatestamp:  {state.datestamp}\n"
-                   f"title:      {state.title or ''}\ndate:       {state.date_issued or ''}\n"
-                   f"newspaper:  {state.newspaper or ''}\nsets:       {', '.join(repo.store.sets_of(record_id))}")
+        click.echo(
+            f"id:         {state.id}\ncollection: {state.collection}\nversion:    {state.version}"
+            f"{' (deleted)' if state.deleted else ''}\ndatestamp:  {state.datestamp}\n"
+            f"title:      {state.title or ''}\ndate:       {state.date_issued or ''}\n"
+            f"newspaper:  {state.newspaper or ''}\nsets:       {', '.join(repo.store.sets_of(record_id))}"
+        )
 
 
 @main.command()
@@ -207,7 +235,9 @@ def history(ctx: click.Context, record_id: str) -> None:
     if not versions:
         raise click.ClickException(f"record {record_id} does not exist")
     for v in versions:
-        click.echo(f"{v.version:>4}  {v.created}  {v.action:<7}  {v.who:<20}  {v.why}  sha256:{v.digest[:12]}")
+        click.echo(
+            f"{v.version:>4}  {v.created}  {v.action:<7}  {v.who:<20}  {v.why}  sha256:{v.digest[:12]}"
+        )
 
 
 @main.command()
@@ -246,7 +276,9 @@ def _diff_lines(a, b, record_id: str):  # noqa: ANN001, ANN202 - store Version o
 @main.command()
 @click.argument("record_id")
 @click.option("--reason", required=True, help="Why the record is deleted (kept in its history).")
-@click.option("--version", "expected", type=int, default=None, help="Refuse unless the record is at this version.")
+@click.option(
+    "--version", "expected", type=int, default=None, help="Refuse unless the record is at this version."
+)
 @click.pass_context
 def delete(ctx: click.Context, record_id: str, reason: str, expected: int | None) -> None:
     """Delete a record: a tombstone version, restorable, served to harvesters as deleted."""
@@ -259,7 +291,9 @@ def delete(ctx: click.Context, record_id: str, reason: str, expected: int | None
 
 @main.command()
 @click.argument("record_id")
-@click.option("--version", type=int, default=None, help="The version to bring back (default: the last before deletion).")
+@click.option(
+    "--version", type=int, default=None, help="The version to bring back (default: the last before deletion)."
+)
 @click.option("--reason", default="restored", show_default=True)
 @click.pass_context
 def restore(ctx: click.Context, record_id: str, version: int | None, reason: str) -> None:

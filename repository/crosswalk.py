@@ -201,9 +201,7 @@ def _key_date(mods: etree._Element) -> str | None:
     first = chosen[0]
     # A range (point="start" … point="end") reads as "start/end", the W3CDTF interval form.
     if first.get("point") == "start":
-        end = next(
-            (d for d in dates if d.get("point") == "end" and d.tag == first.tag and _text(d)), None
-        )
+        end = next((d for d in dates if d.get("point") == "end" and d.tag == first.tag and _text(d)), None)
         if end is not None:
             return f"{_text(first)}/{_text(end)}"
     return _text(first)

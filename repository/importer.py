@@ -8,6 +8,7 @@ running the same import again adds what is missing and changes nothing else.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,8 +41,14 @@ def iter_inputs(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
             yield from sorted(
-                p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (".txt", ".xml", ".htm", ".html")
+                p
+                for p in path.rglob("*")
+                if p.is_file()
                 and not p.name.startswith(".")
+                and (
+                    p.suffix.lower() == ".xml"
+                    or (p.suffix.lower() == ".txt" and not p.with_suffix(".xml").exists())
+                )
             )
         else:
             yield path
@@ -64,14 +71,15 @@ def prepare_legacy(repo: Repository, data: bytes, source: str) -> Prepared:
         raise Invalid([Problem(exc.message, exc.line, None, "legacy", source)]) from None
     record_id = legacy.record_id_for(page)
     created = _today()
-    try:
-        # Re-importing keeps the record's creation date, so an unchanged page is an unchanged record.
-        created = read_article(xmlio.parse(repo.store.version(record_id).xml).getroot()).record_created or created
-    except NotFound:
-        pass
+    # Re-importing keeps the record's creation date, so an unchanged page is an unchanged record.
+    with contextlib.suppress(NotFound):
+        previous = read_article(xmlio.parse(repo.store.version(record_id).xml).getroot())
+        created = previous.record_created or created
     article = legacy.to_article(page, record_id=record_id, base_url=repo.base_url, created=created)
-    xml = xmlio.to_bytes(build_mods(article))
-    prepared = repo.prepare(xml, record_id=record_id, collection="media", fulltext=page.fulltext, source=source)
+    xml = xmlio.to_bytes(build_mods(article), pretty=True)
+    prepared = repo.prepare(
+        xml, record_id=record_id, collection="media", fulltext=page.fulltext, source=source
+    )
     return prepared
 
 
@@ -85,13 +93,16 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
     if not _is_xml(data):
         return [prepare_legacy(repo, data, source)]
     docs = repo.split(data, source)
+    # A single record may carry its full text beside it, as records/ does (<id>.xml + <id>.txt).
+    beside = path.with_suffix(".txt")
+    fulltext = beside.read_text(encoding="utf-8") if len(docs) == 1 and beside.is_file() else None
     prepared = []
     problems: list[Problem] = []
     for i, doc in enumerate(docs, 1):
         where = source if len(docs) == 1 else f"{source} (record {i})"
         fallback_id = path.stem if len(docs) == 1 else None
         try:
-            prepared.append(_prepare_mods(repo, doc, where, collection, fallback_id))
+            prepared.append(_prepare_mods(repo, doc, where, collection, fallback_id, fulltext))
         except Invalid as exc:
             problems += exc.problems
     if problems:
@@ -99,14 +110,21 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
     return prepared
 
 
-def _prepare_mods(repo: Repository, doc: bytes, source: str, collection: str | None, fallback_id: str | None) -> Prepared:
+def _prepare_mods(
+    repo: Repository,
+    doc: bytes,
+    source: str,
+    collection: str | None,
+    fallback_id: str | None,
+    fulltext: str | None,
+) -> Prepared:
     try:
-        return repo.prepare(doc, collection=collection, source=source)
+        return repo.prepare(doc, collection=collection, fulltext=fulltext, source=source)
     except Invalid as exc:
-        only_missing_id = fallback_id and any("has no identifier" in p.message for p in exc.problems)
-        if not only_missing_id:
+        # A foreign record without a usable local identifier is filed under its file name.
+        if not fallback_id or any(p.rule != "record-id" for p in exc.problems):
             raise
-    return repo.prepare(doc, record_id=fallback_id, collection=collection, source=source)
+    return repo.prepare(doc, record_id=fallback_id, collection=collection, fulltext=fulltext, source=source)
 
 
 def import_paths(
@@ -146,8 +164,13 @@ def import_paths(
                 continue
             if state is not None and state.deleted:
                 report.problems.append(
-                    Problem(f"record {p.record_id} was deleted; restore it instead of importing it again",
-                            None, None, "repository", str(path))
+                    Problem(
+                        f"record {p.record_id} was deleted; restore it instead of importing it again",
+                        None,
+                        None,
+                        "repository",
+                        str(path),
+                    )
                 )
                 continue
             batch.append((p, state.version if state else 0))

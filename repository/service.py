@@ -123,12 +123,34 @@ class Repository:
         root = tree.getroot()
         if root.tag != m("mods"):
             found = etree.QName(root).localname
-            hint = " (a modsCollection holds several records: import or upload it to split it)" if found == "modsCollection" else ""
-            raise Invalid([Problem(f"expected one <mods> record, found <{found}>{hint}", root.sourceline, found, "repository", source)])
+            hint = (
+                " (a modsCollection holds several records: import or upload it to split it)"
+                if found == "modsCollection"
+                else ""
+            )
+            raise Invalid(
+                [
+                    Problem(
+                        f"expected one <mods> record, found <{found}>{hint}",
+                        root.sourceline,
+                        found,
+                        "repository",
+                        source,
+                    )
+                ]
+            )
         record_id = record_id or _identifier_of(root)
         problems: list[Problem] = []
         if not record_id:
-            problems.append(Problem("the record has no identifier (recordInfo/recordIdentifier)", None, "recordInfo", "repository", source))
+            problems.append(
+                Problem(
+                    "the record has no identifier (recordInfo/recordIdentifier)",
+                    None,
+                    "recordInfo",
+                    "record-id",
+                    source,
+                )
+            )
         else:
             problems += check_identifier(record_id, source)
         collection = collection or _collection_of(root)
@@ -136,7 +158,13 @@ class Repository:
         if coll is None:
             known = ", ".join(c.code for c in collections.collections())
             problems.append(
-                Problem(f"unknown collection {collection!r}; the collections are: {known}", None, None, "repository", source)
+                Problem(
+                    f"unknown collection {collection!r}; the collections are: {known}",
+                    None,
+                    None,
+                    "repository",
+                    source,
+                )
                 if collection
                 else Problem("the record names no collection", None, None, "repository", source)
             )
@@ -176,14 +204,24 @@ class Repository:
         if ident is not None and (ident.text or "").strip() not in ("", record_id):
             problems.append(
                 Problem(
-                    f"recordIdentifier is {(ident.text or '').strip()!r} but the record is filed as {record_id!r}",
-                    ident.sourceline, "recordIdentifier", "repository", source,
+                    f"recordIdentifier is {(ident.text or '').strip()!r} "
+                    f"but the record is filed as {record_id!r}",
+                    ident.sourceline,
+                    "recordIdentifier",
+                    "repository",
+                    source,
                 )
             )
         named = _collection_of(root)
         if named and named != collection:
             problems.append(
-                Problem(f"the record names collection {named!r} but is filed in {collection!r}", None, "relatedItem", "repository", source)
+                Problem(
+                    f"the record names collection {named!r} but is filed in {collection!r}",
+                    None,
+                    "relatedItem",
+                    "repository",
+                    source,
+                )
             )
         return problems
 
@@ -233,7 +271,9 @@ class Repository:
     def save(self, prepared: Prepared, expected_version: int, *, who: str, why: str) -> RecordState:
         return self.commit([(prepared, expected_version)], who=who, why=why)[0]
 
-    def delete(self, record_id: str, expected_version: int | None = None, *, who: str, why: str) -> RecordState:
+    def delete(
+        self, record_id: str, expected_version: int | None = None, *, who: str, why: str
+    ) -> RecordState:
         """Tombstone a record: a new version marked deleted, its content kept for restore."""
         state = self._existing(record_id)
         if state.deleted:
@@ -249,13 +289,23 @@ class Repository:
             digest=current.digest,
             who=who,
             why=why,
-            summary={"title": state.title, "date_issued": state.date_issued,
-                     "newspaper": state.newspaper, "language": state.language},
+            summary={
+                "title": state.title,
+                "date_issued": state.date_issued,
+                "newspaper": state.newspaper,
+                "language": state.language,
+            },
         )
         return self.store.commit([change])[0]
 
     def restore(
-        self, record_id: str, version: int | None = None, expected_version: int | None = None, *, who: str, why: str
+        self,
+        record_id: str,
+        version: int | None = None,
+        expected_version: int | None = None,
+        *,
+        who: str,
+        why: str,
     ) -> RecordState:
         """Bring back a version (by default the last one before deletion) as a new version."""
         state = self._existing(record_id)
@@ -264,8 +314,13 @@ class Repository:
                 raise StoreError(f"record {record_id} is not deleted; name the version to restore")
             version = state.version
         old = self.store.version(record_id, version)
-        prepared = self.prepare(old.xml, record_id=record_id, collection=state.collection,
-                                fulltext=old.fulltext, source=f"{record_id} version {version}")
+        prepared = self.prepare(
+            old.xml,
+            record_id=record_id,
+            collection=state.collection,
+            fulltext=old.fulltext,
+            source=f"{record_id} version {version}",
+        )
         expected = state.version if expected_version is None else expected_version
         return self.commit([(prepared, expected)], who=who, why=why, action="restore")[0]
 

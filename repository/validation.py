@@ -130,7 +130,7 @@ def check_identifier(record_id: str, source: str | None = None) -> list[Problem]
         Problem(
             f"record identifier {record_id!r} may hold only letters, digits, '.', '_' and '-' "
             "(at most 128), starting with a letter or digit",
-            rule="repository",
+            rule="record-id",
             source=source,
         )
     ]

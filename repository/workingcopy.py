@@ -64,7 +64,11 @@ def scan(root: Path, report: SyncReport) -> Iterator[_File]:
             continue
         if collections.get(coll_dir.name) is None:
             report.problems.append(
-                Problem(f"folder {coll_dir.name!r} is not a collection code", source=str(coll_dir), rule="repository")
+                Problem(
+                    f"folder {coll_dir.name!r} is not a collection code",
+                    source=str(coll_dir),
+                    rule="repository",
+                )
             )
             continue
         with os.scandir(coll_dir) as entries:
@@ -170,13 +174,16 @@ def sync(
             if store.get(f.record_id).digest == digest:
                 new_states.append(FileState(f.record_id, _rel(root, f), cur[0], f.stat, digest))
                 continue
-            report.conflicts.append(f"{_rel(root, f)}: the store already has a different record {f.record_id}")
+            report.conflicts.append(
+                f"{_rel(root, f)}: the store already has a different record {f.record_id}"
+            )
             conflicted.add(f.record_id)
             continue
         if cur is not None and st is not None and (cur[0] != st.version or cur[1]):
             report.conflicts.append(
                 f"{_rel(root, f)}: edited here, but record {f.record_id} also changed in the store "
-                f"(file from version {st.version}, store at version {cur[0]}{', deleted' if cur[1] else ''}); "
+                f"(file from version {st.version}, store at version {cur[0]}"
+                f"{', deleted' if cur[1] else ''}); "
                 "the file was left as it is: merge by hand, then sync again"
             )
             conflicted.add(f.record_id)
@@ -266,7 +273,13 @@ def _commit_pending(
         getattr(report, kind).append(prepared.record_id)
         root_rel[prepared.record_id] = f
         new_states.append(
-            FileState(prepared.record_id, f"{f.collection}/{f.record_id}.xml", state.version, f.stat, prepared.digest)
+            FileState(
+                prepared.record_id,
+                f"{f.collection}/{f.record_id}.xml",
+                state.version,
+                f.stat,
+                prepared.digest,
+            )
         )
 
 
@@ -287,4 +300,6 @@ def _write_back(repo: Repository, root: Path, record_id: str, collection: str) -
         write_atomic(f.txt_path, version.fulltext.encode("utf-8"))
     else:
         _remove(f.txt_path)
-    return FileState(record_id, f"{collection}/{record_id}.xml", version.version, _current_stat(f), version.digest)
+    return FileState(
+        record_id, f"{collection}/{record_id}.xml", version.version, _current_stat(f), version.digest
+    )

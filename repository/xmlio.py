@@ -61,9 +61,7 @@ def parser() -> etree.XMLParser:
 def parse(data: bytes, source: str = "<input>") -> etree._ElementTree:
     """Parse untrusted bytes into a tree, or raise :class:`XMLInputError`."""
     if len(data) > MAX_DOCUMENT_BYTES:
-        raise XMLInputError(
-            f"document is {len(data):,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}", source
-        )
+        raise XMLInputError(f"document is {len(data):,} bytes; the limit is {MAX_DOCUMENT_BYTES:,}", source)
     if not data.strip():
         raise XMLInputError("document is empty", source)
     try:
@@ -72,9 +70,7 @@ def parse(data: bytes, source: str = "<input>") -> etree._ElementTree:
         raise XMLInputError(_syntax_message(exc), source, exc.lineno or None) from None
     tree = root.getroottree()
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
-        raise XMLInputError(
-            "a DOCTYPE is not allowed (DTDs and entities are refused for safety)", source, 1
-        )
+        raise XMLInputError("a DOCTYPE is not allowed (DTDs and entities are refused for safety)", source, 1)
     return tree
 
 
@@ -91,9 +87,21 @@ def c14n(node: etree._Element | etree._ElementTree) -> bytes:
     return etree.tostring(node, method="c14n", with_comments=True)
 
 
-def to_bytes(node: etree._Element | etree._ElementTree, *, declaration: bool = True) -> bytes:
-    """Serialize for storage: UTF-8, with the declaration unless asked not to."""
-    return etree.tostring(node, encoding="UTF-8", xml_declaration=declaration)
+DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def to_bytes(
+    node: etree._Element | etree._ElementTree, *, declaration: bool = True, pretty: bool = False
+) -> bytes:
+    """Serialize for storage: UTF-8, with the usual declaration unless asked not to.
+
+    ``pretty`` indents a tree the repository built itself, for the files catalogers edit;
+    records that arrived as XML are stored as they came and never re-indented.
+    """
+    if pretty:
+        etree.indent(node, space="  ")
+    body = etree.tostring(node, encoding="UTF-8")
+    return DECLARATION + body + (b"\n" if pretty else b"") if declaration else body
 
 
 def strip_declaration(data: bytes) -> bytes:

@@ -19,8 +19,11 @@ def test_oai_dc_is_schema_valid(path: Path) -> None:
 
 
 def test_article_mapping_follows_the_project_choices() -> None:
-    values = dc_values(xmlio.parse(EXAMPLE.read_bytes()).getroot(), "media-2019-06-02-0001",
-                       "http://repo.test/records/media-2019-06-02-0001")
+    values = dc_values(
+        xmlio.parse(EXAMPLE.read_bytes()).getroot(),
+        "media-2019-06-02-0001",
+        "http://repo.test/records/media-2019-06-02-0001",
+    )
     by = {}
     for k, v in values:
         by.setdefault(k, []).append(v)

@@ -68,7 +68,9 @@ def test_view_to_mods_and_back_is_lossless() -> None:
 @pytest.mark.parametrize("path", valid_samples(), ids=lambda p: p.name)
 def test_every_valid_sample_is_stored_and_comes_back_canonically_equal(repo, path: Path) -> None:
     data = path.read_bytes()
-    prepared = repo.prepare(data, record_id=path.stem.replace(".", "-"), collection="old-photos", source=path.name)
+    prepared = repo.prepare(
+        data, record_id=path.stem.replace(".", "-"), collection="old-photos", source=path.name
+    )
     repo.save(prepared, 0, who="test", why="round trip")
     stored = repo.store.version(prepared.record_id).xml
     assert xmlio.c14n(xmlio.parse(stored)) == xmlio.c14n(xmlio.parse(data))

@@ -75,8 +75,12 @@ def test_restore_an_older_version_of_a_live_record(repo) -> None:
 
 def test_a_batch_is_one_transaction(repo) -> None:
     repo.save(_prepare(repo), 0, who="a", why="1")
-    other = repo.prepare(EXAMPLE.read_bytes().replace(RID.encode(), b"media-other"), record_id="media-other",
-                         collection="media", source="o.xml")
+    other = repo.prepare(
+        EXAMPLE.read_bytes().replace(RID.encode(), b"media-other"),
+        record_id="media-other",
+        collection="media",
+        source="o.xml",
+    )
     with pytest.raises(StaleVersion):
         repo.commit([(other, 0), (_prepare(repo, "x"), 0)], who="a", why="batch")
     assert repo.store.get("media-other") is None  # the good half was not written either

@@ -28,8 +28,11 @@ PARAMETER_ENTITY = b"""<?xml version="1.0"?>
 <mods xmlns="http://www.loc.gov/mods/v3"/>"""
 
 
-@pytest.mark.parametrize("doc", [XXE, BILLION_LAUGHS, EXTERNAL_DTD, PARAMETER_ENTITY],
-                         ids=["xxe", "billion-laughs", "external-dtd", "parameter-entity"])
+@pytest.mark.parametrize(
+    "doc",
+    [XXE, BILLION_LAUGHS, EXTERNAL_DTD, PARAMETER_ENTITY],
+    ids=["xxe", "billion-laughs", "external-dtd", "parameter-entity"],
+)
 def test_doctype_documents_are_refused(doc: bytes) -> None:
     with pytest.raises(xmlio.XMLInputError) as err:
         xmlio.parse(doc, "upload.xml")
@@ -66,6 +69,8 @@ def test_forbidden_characters_are_refused() -> None:
 
 def test_network_is_never_touched(tmp_path: Path) -> None:
     # XInclude and entity tricks aside, a plain document with a remote schemaLocation parses offline.
-    doc = (b'<mods xmlns="http://www.loc.gov/mods/v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-           b'xsi:schemaLocation="http://www.loc.gov/mods/v3 http://unreachable.invalid/mods.xsd"/>')
+    doc = (
+        b'<mods xmlns="http://www.loc.gov/mods/v3" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        b'xsi:schemaLocation="http://www.loc.gov/mods/v3 http://unreachable.invalid/mods.xsd"/>'
+    )
     assert xmlio.parse(doc).getroot().tag.endswith("mods")

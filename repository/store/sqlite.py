@@ -64,7 +64,9 @@ CREATE TABLE IF NOT EXISTS working_copy (
 ) WITHOUT ROWID;
 """
 
-_RECORD_COLUMNS = "id, collection, version, datestamp, deleted, digest, created, title, date_issued, newspaper, language"
+_RECORD_COLUMNS = (
+    "id, collection, version, datestamp, deleted, digest, created, title, date_issued, newspaper, language"
+)
 
 
 def utc_now() -> str:
@@ -162,8 +164,15 @@ class SQLiteStore:
         )
         s = c.summary
         values = (
-            c.collection, version, datestamp, int(deleted), c.digest,
-            s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"),
+            c.collection,
+            version,
+            datestamp,
+            int(deleted),
+            c.digest,
+            s.get("title"),
+            s.get("date_issued"),
+            s.get("newspaper"),
+            s.get("language"),
         )
         if row:
             conn.execute(
@@ -190,8 +199,17 @@ class SQLiteStore:
                 [(spec, c.record_id) for spec in dict.fromkeys(c.sets)],
             )
         return RecordState(
-            c.record_id, c.collection, version, datestamp, deleted, c.digest, created,
-            s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"),
+            c.record_id,
+            c.collection,
+            version,
+            datestamp,
+            deleted,
+            c.digest,
+            created,
+            s.get("title"),
+            s.get("date_issued"),
+            s.get("newspaper"),
+            s.get("language"),
         )
 
     def save_collections(self, rows: Iterable[dict]) -> None:
@@ -203,22 +221,33 @@ class SQLiteStore:
                 " ON CONFLICT (code) DO UPDATE SET position=excluded.position, kind=excluded.kind,"
                 " names=excluded.names, profile=excluded.profile",
                 [
-                    (r["code"], r["position"], r["kind"], json.dumps(r["names"], ensure_ascii=False), r.get("profile"))
+                    (
+                        r["code"],
+                        r["position"],
+                        r["kind"],
+                        json.dumps(r["names"], ensure_ascii=False),
+                        r.get("profile"),
+                    )
                     for r in rows
                 ],
             )
 
     # ------------------------------------------------------------------ reading
     def get(self, record_id: str) -> RecordState | None:
-        row = self._conn().execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,)).fetchone()
+        row = (
+            self._conn()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,))
+            .fetchone()
+        )
         return _record(row) if row else None
 
     def version(self, record_id: str, version: int | None = None) -> Version:
         conn = self._conn()
         if version is None:
             row = conn.execute(
-                "SELECT v.record_id, v.version, v.xml, v.fulltext, v.digest, v.created, v.who, v.why, v.action"
-                " FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.version WHERE r.id = ?",
+                "SELECT v.record_id, v.version, v.xml, v.fulltext, v.digest, v.created, v.who, v.why,"
+                " v.action FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.version"
+                " WHERE r.id = ?",
                 (record_id,),
             ).fetchone()
         else:
@@ -232,20 +261,28 @@ class SQLiteStore:
         return Version(*row[:2], bytes(row[2]), *row[3:])
 
     def history(self, record_id: str) -> list[Version]:
-        rows = self._conn().execute(
-            "SELECT record_id, version, xml, fulltext, digest, created, who, why, action FROM versions"
-            " WHERE record_id = ? ORDER BY version",
-            (record_id,),
-        ).fetchall()
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT record_id, version, xml, fulltext, digest, created, who, why, action FROM versions"
+                " WHERE record_id = ? ORDER BY version",
+                (record_id,),
+            )
+            .fetchall()
+        )
         return [Version(*r[:2], bytes(r[2]), *r[3:]) for r in rows]
 
     def rendering(self, record_id: str, fmt: str) -> bytes | None:
-        row = self._conn().execute(
-            "SELECT content FROM renderings WHERE record_id = ? AND format = ?", (record_id, fmt)
-        ).fetchone()
+        row = (
+            self._conn()
+            .execute("SELECT content FROM renderings WHERE record_id = ? AND format = ?", (record_id, fmt))
+            .fetchone()
+        )
         return bytes(row[0]) if row else None
 
-    def records(self, collection: str | None = None, *, include_deleted: bool = False) -> Iterator[RecordState]:
+    def records(
+        self, collection: str | None = None, *, include_deleted: bool = False
+    ) -> Iterator[RecordState]:
         sql = f"SELECT {_RECORD_COLUMNS} FROM records"
         where, args = [], []
         if collection:
@@ -270,16 +307,20 @@ class SQLiteStore:
 
     def count(self, collection: str | None = None) -> int:
         if collection:
-            row = self._conn().execute(
-                "SELECT count(*) FROM records WHERE deleted = 0 AND collection = ?", (collection,)
-            ).fetchone()
+            row = (
+                self._conn()
+                .execute("SELECT count(*) FROM records WHERE deleted = 0 AND collection = ?", (collection,))
+                .fetchone()
+            )
         else:
             row = self._conn().execute("SELECT count(*) FROM records WHERE deleted = 0").fetchone()
         return row[0]
 
     def counts_by_collection(self) -> dict[str, int]:
         return dict(
-            self._conn().execute("SELECT collection, count(*) FROM records WHERE deleted = 0 GROUP BY collection")
+            self._conn().execute(
+                "SELECT collection, count(*) FROM records WHERE deleted = 0 GROUP BY collection"
+            )
         )
 
     def sets_of(self, record_id: str) -> list[str]:

@@ -27,8 +27,9 @@ def home() -> str:
         (c, counts.get(c.code, 0), store.recent(PER_COLLECTION, c.code) if counts.get(c.code) else [])
         for c in collections.collections()
     ]
-    return render_template("home.html", listing=listing, navigation=collections.navigation(),
-                           total=sum(counts.values()))
+    return render_template(
+        "home.html", listing=listing, navigation=collections.navigation(), total=sum(counts.values())
+    )
 
 
 def _current(record_id: str):  # noqa: ANN202
@@ -50,8 +51,9 @@ def record(record_id: str) -> str:
     state, version = _current(record_id)
     article = read_article(parse(version.xml).getroot())
     coll = collections.get(state.collection)
-    return render_template("record.html", state=state, article=article, fulltext=version.fulltext,
-                           collection=coll)
+    return render_template(
+        "record.html", state=state, article=article, fulltext=version.fulltext, collection=coll
+    )
 
 
 @bp.get("/records/<record_id>/text")
@@ -65,8 +67,7 @@ def record_text(record_id: str) -> Response:
 @bp.get("/records/<record_id>.mods.xml")
 def record_mods(record_id: str) -> Response:
     state, version = _current(record_id)
-    return Response(version.xml, mimetype="application/mods+xml",
-                    headers={"ETag": f'"{state.version}"'})
+    return Response(version.xml, mimetype="application/mods+xml", headers={"ETag": f'"{state.version}"'})
 
 
 @bp.get("/records/<record_id>.dc.xml")
