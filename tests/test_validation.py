@@ -46,7 +46,7 @@ def test_profile_problems_name_the_rule_line_and_element() -> None:
 @pytest.mark.parametrize(
     "old, new, rule",
     [
-        (b'<relatedItem type="host">', b'<relatedItem type="series">', "newspaper"),  # the first host: the paper
+        (b'<relatedItem type="host">', b'<relatedItem type="series">', "newspaper"),  # the newspaper
         (b'<languageTerm type="code" authority="iso639-2b">chi</languageTerm>', b"", "language"),
         (b'<identifier type="local">media</identifier>', b"", "collection"),
         (b'<recordIdentifier source="local">media-2019-06-02-0001</recordIdentifier>', b"", "identifier"),
