@@ -11,7 +11,6 @@ with every problem and leaves the store untouched.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +18,11 @@ from pathlib import Path
 from lxml import etree
 
 from . import collections, xmlio
+from .config import Settings
 from .crosswalk import to_oai_dc
 from .mods import RECORD_ID, Article, m, read_article, split_collection
 from .store import Change, NotFound, RecordState, StoreError, open_store
 from .validation import Invalid, Problem, check_identifier, validate
-
-DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,10 @@ RENDERERS: dict[str, Callable[[Derivation], bytes]] = {
     "oai_dc": lambda d: xmlio.to_bytes(to_oai_dc(d.mods, d.record_id, d.record_url), declaration=False),
 }
 
-#: Set memberships by rule; the OAI-PMH module adds per-newspaper sets.
-SET_RULES: list[Callable[[Derivation], list[str]]] = [lambda d: [d.collection]]
+#: Set memberships by rule, each giving {set spec: set name}; the OAI-PMH module adds per-newspaper sets.
+SET_RULES: list[Callable[[Derivation], dict[str, str]]] = [
+    lambda d: {d.collection: collections.get(d.collection).name("zh-Hans")}
+]
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Prepared:
     fulltext: str | None
     digest: str
     renderings: dict[str, bytes]
-    sets: list[str]
+    sets: dict[str, str]
     summary: dict[str, str | None]
     article: Article
 
@@ -88,10 +88,11 @@ def _collection_of(root: etree._Element) -> str | None:
 class Repository:
     """A repository instance: its store, its public base URL and the save path."""
 
-    def __init__(self, instance: Path | str, base_url: str | None = None):
+    def __init__(self, instance: Path | str, base_url: str | None = None, settings: Settings | None = None):
         self.instance = Path(instance)
         self.instance.mkdir(parents=True, exist_ok=True)
-        self.base_url = (base_url or os.environ.get("REPOSITORY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.settings = settings or Settings.from_env(base_url)
+        self.base_url = self.settings.base_url
         self.store = open_store(self.instance)
         self.store.save_collections(
             {"code": c.code, "position": c.position, "kind": c.kind, "names": c.names, "profile": c.profile}
@@ -176,9 +177,9 @@ class Repository:
         assert record_id is not None and coll is not None
         article = read_article(root)
         d = Derivation(record_id, coll.code, root, article, self.record_url(record_id), self.base_url)
-        sets: list[str] = []
+        sets: dict[str, str] = {}
         for rule in SET_RULES:
-            sets += rule(d)
+            sets.update(rule(d))
         return Prepared(
             record_id=record_id,
             collection=coll.code,

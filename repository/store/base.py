@@ -52,6 +52,7 @@ class RecordState:
     date_issued: str | None = None
     newspaper: str | None = None
     language: str | None = None
+    seq: int = 0  # the store-wide change sequence of the record's last change
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,8 @@ class Version:
     who: str
     why: str
     action: str  # create | update | delete | restore
+    datestamp: str = ""
+    seq: int = 0
 
 
 @dataclass
@@ -85,7 +88,7 @@ class Change:
     who: str
     why: str
     renderings: dict[str, bytes] = field(default_factory=dict)
-    sets: list[str] = field(default_factory=list)
+    sets: dict[str, str] = field(default_factory=dict)  # set spec → set name
     summary: dict[str, str | None] = field(default_factory=dict)
 
 

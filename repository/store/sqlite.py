@@ -33,10 +33,12 @@ CREATE TABLE IF NOT EXISTS records (
     deleted INTEGER NOT NULL DEFAULT 0,
     digest TEXT NOT NULL,
     created TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     title TEXT, date_issued TEXT, newspaper TEXT, language TEXT
 );
 CREATE INDEX IF NOT EXISTS records_by_datestamp ON records (datestamp, id);
 CREATE INDEX IF NOT EXISTS records_by_collection ON records (collection, datestamp, id);
+CREATE INDEX IF NOT EXISTS records_by_seq ON records (seq);
 CREATE TABLE IF NOT EXISTS versions (
     record_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -44,6 +46,8 @@ CREATE TABLE IF NOT EXISTS versions (
     fulltext TEXT,
     digest TEXT NOT NULL,
     created TEXT NOT NULL,
+    datestamp TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     who TEXT NOT NULL,
     why TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -54,10 +58,11 @@ CREATE TABLE IF NOT EXISTS renderings (
     PRIMARY KEY (record_id, format)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS memberships (
-    set_spec TEXT NOT NULL, record_id TEXT NOT NULL,
-    PRIMARY KEY (set_spec, record_id)
+    set_spec TEXT NOT NULL, datestamp TEXT NOT NULL, record_id TEXT NOT NULL,
+    PRIMARY KEY (set_spec, datestamp, record_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS memberships_by_record ON memberships (record_id);
+CREATE TABLE IF NOT EXISTS sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS working_copy (
     record_id TEXT PRIMARY KEY, path TEXT NOT NULL, version INTEGER NOT NULL,
     stat TEXT NOT NULL, digest TEXT NOT NULL
@@ -65,8 +70,11 @@ CREATE TABLE IF NOT EXISTS working_copy (
 """
 
 _RECORD_COLUMNS = (
-    "id, collection, version, datestamp, deleted, digest, created, title, date_issued, newspaper, language"
+    "id, collection, version, datestamp, deleted, digest, created,"
+    " title, date_issued, newspaper, language, seq"
 )
+
+_VERSION_COLUMNS = "record_id, version, xml, fulltext, digest, created, who, why, action, datestamp, seq"
 
 
 def utc_now() -> str:
@@ -87,6 +95,7 @@ def _record(row: tuple) -> RecordState:
         date_issued=row[8],
         newspaper=row[9],
         language=row[10],
+        seq=row[11],
     )
 
 
@@ -156,61 +165,47 @@ class SQLiteStore:
         created = row[1] if row else now
         # A datestamp never goes backwards for a record, even if the clock does.
         datestamp = max(now, row[2]) if row else now
+        # The change sequence orders every change ever made; OAI-PMH uses it to
+        # give a harvest a consistent snapshot (see repository.oai).
+        seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM records").fetchone()[0]
         deleted = c.action == "delete"
         conn.execute(
-            "INSERT INTO versions (record_id, version, xml, fulltext, digest, created, who, why, action)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (c.record_id, version, c.xml, c.fulltext, c.digest, now, c.who, c.why, c.action),
+            f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (c.record_id, version, c.xml, c.fulltext, c.digest, now, c.who, c.why, c.action, datestamp, seq),
         )
         s = c.summary
-        values = (
-            c.collection,
-            version,
-            datestamp,
-            int(deleted),
-            c.digest,
-            s.get("title"),
-            s.get("date_issued"),
-            s.get("newspaper"),
-            s.get("language"),
-        )
-        if row:
-            conn.execute(
-                "UPDATE records SET collection=?, version=?, datestamp=?, deleted=?, digest=?,"
-                " title=?, date_issued=?, newspaper=?, language=? WHERE id=?",
-                (*values, c.record_id),
-            )
-        else:
-            conn.execute(
-                f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (c.record_id, *values[:5], created, *values[5:]),
-            )
+        state = RecordState(
+            c.record_id, c.collection, version, datestamp, deleted, c.digest, created,
+            s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"), seq,
+        )  # fmt: skip
+        conn.execute(
+            f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                state.id, state.collection, state.version, state.datestamp, int(state.deleted), state.digest,
+                state.created, state.title, state.date_issued, state.newspaper, state.language, state.seq,
+            ),
+        )  # fmt: skip
         conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
         conn.executemany(
             "INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)",
             [(c.record_id, fmt, content) for fmt, content in c.renderings.items()],
         )
-        # Deleted records keep their set memberships: OAI-PMH serves their
-        # deleted headers in the sets they belonged to, for ever.
-        if not deleted:
+        if deleted:
+            # A deleted record keeps its set memberships: OAI-PMH serves its
+            # deleted header in the sets it belonged to, for ever.
+            conn.execute("UPDATE memberships SET datestamp = ? WHERE record_id = ?", (datestamp, c.record_id))
+        else:
             conn.execute("DELETE FROM memberships WHERE record_id = ?", (c.record_id,))
             conn.executemany(
-                "INSERT INTO memberships (set_spec, record_id) VALUES (?, ?)",
-                [(spec, c.record_id) for spec in dict.fromkeys(c.sets)],
+                "INSERT INTO memberships (set_spec, datestamp, record_id) VALUES (?, ?, ?)",
+                [(spec, datestamp, c.record_id) for spec in c.sets],
             )
-        return RecordState(
-            c.record_id,
-            c.collection,
-            version,
-            datestamp,
-            deleted,
-            c.digest,
-            created,
-            s.get("title"),
-            s.get("date_issued"),
-            s.get("newspaper"),
-            s.get("language"),
-        )
+            conn.executemany(
+                "INSERT INTO sets (spec, name) VALUES (?, ?)"
+                " ON CONFLICT (spec) DO UPDATE SET name = excluded.name WHERE name != excluded.name",
+                list(c.sets.items()),
+            )
+        return state
 
     def save_collections(self, rows: Iterable[dict]) -> None:
         conn = self._conn()
@@ -245,15 +240,13 @@ class SQLiteStore:
         conn = self._conn()
         if version is None:
             row = conn.execute(
-                "SELECT v.record_id, v.version, v.xml, v.fulltext, v.digest, v.created, v.who, v.why,"
-                " v.action FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.version"
-                " WHERE r.id = ?",
-                (record_id,),
+                f"SELECT {_VERSION_COLUMNS} FROM versions"
+                " WHERE record_id = ? AND version = (SELECT version FROM records WHERE id = ?)",
+                (record_id, record_id),
             ).fetchone()
         else:
             row = conn.execute(
-                "SELECT record_id, version, xml, fulltext, digest, created, who, why, action FROM versions"
-                " WHERE record_id = ? AND version = ?",
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE record_id = ? AND version = ?",
                 (record_id, version),
             ).fetchone()
         if row is None:
@@ -264,8 +257,7 @@ class SQLiteStore:
         rows = (
             self._conn()
             .execute(
-                "SELECT record_id, version, xml, fulltext, digest, created, who, why, action FROM versions"
-                " WHERE record_id = ? ORDER BY version",
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE record_id = ? ORDER BY version",
                 (record_id,),
             )
             .fetchall()

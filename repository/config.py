@@ -1,0 +1,66 @@
+"""Settings of a repository instance, from the environment (twelve-factor style).
+
+Every setting has a default that works on a laptop; production sets the public
+base URL and the OAI-PMH identity. Nothing here is read at import time, so tests
+and scripts can run several differently configured instances in one process.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    base_url: str = DEFAULT_BASE_URL
+    repository_name: str = "大连图书馆地方文献元数据仓储 (Dalian Library Local Documents Repository)"
+    #: oai-identifier repositoryIdentifier: a domain name the library controls.
+    oai_identifier: str = "repository.dalian-library.local"
+    admin_email: str = "repository@dalian-library.local"
+    oai_page_size: int = 100
+    #: How long a resumption token stays valid (BASE asks for at least 23 h).
+    oai_token_hours: int = 72
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, base_url: str | None = None) -> Settings:
+        return cls(
+            base_url=(base_url or os.environ.get("REPOSITORY_BASE_URL") or DEFAULT_BASE_URL).rstrip("/"),
+            repository_name=os.environ.get("REPOSITORY_NAME", cls.repository_name),
+            oai_identifier=os.environ.get("REPOSITORY_OAI_IDENTIFIER", cls.oai_identifier),
+            admin_email=os.environ.get("REPOSITORY_ADMIN_EMAIL", cls.admin_email),
+            oai_page_size=_int("REPOSITORY_OAI_PAGE_SIZE", cls.oai_page_size),
+            oai_token_hours=_int("REPOSITORY_OAI_TOKEN_HOURS", cls.oai_token_hours),
+        )
+
+
+def instance_secret(instance: Path) -> bytes:
+    """The instance's signing key, made once and kept, so tokens survive a restart."""
+    path = Path(instance) / "secret.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(key)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # first writer wins if two processes start at once
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        return path.read_bytes()
