@@ -1,5 +1,5 @@
 """WSGI entry point: ``app`` over the instance named by ``REPOSITORY_INSTANCE`` (default ./instance)."""
 
-from repository.web import create_app
+from repository.app import create_app
 
 app = create_app()

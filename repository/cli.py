@@ -344,7 +344,7 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     """Serve the catalogue (and, as they land, OAI-PMH and SPARQL) over HTTP."""
     from waitress import serve as waitress_serve
 
-    from .web import create_app
+    from .app import create_app
 
     repo = _repo(ctx)
     app = create_app(repo)

@@ -64,6 +64,7 @@ class Host:
     title: str
     date: str | None = None
     page: str | None = None
+    genre: str | None = "newspaper"
 
     def citation(self) -> str:
         """'辽宁日报, 2023-03-09, A5': the readable form dc:source carries."""
@@ -199,7 +200,7 @@ def read_article(tree: etree._ElementTree | etree._Element) -> Article:
                 for detail in part.findall(m("detail")):
                     if detail.get("type") == "page":
                         page = _text(detail.find(m("number")))
-            a.host = Host(title=title, date=date, page=page)
+            a.host = Host(title=title, date=date, page=page, genre=_text(ri.find(m("genre"))))
     for s in root.findall(m("subject")):
         topic = _text(s.find(m("topic")))
         geo = _text(s.find(m("geographic")))
@@ -298,7 +299,8 @@ def build_mods(a: Article) -> etree._Element:
     if a.host:
         hi = _sub(root, "relatedItem", type="host")
         _sub(_sub(hi, "titleInfo"), "title", a.host.title)
-        _sub(hi, "genre", "newspaper", authority="marcgt")
+        if a.host.genre:
+            _sub(hi, "genre", a.host.genre, authority="marcgt")
         if a.host.date or a.host.page:
             part = _sub(hi, "part")
             if a.host.date:

@@ -108,9 +108,9 @@ class _OfflineResolver(etree.Resolver):
         self._map = _location_map()
 
     def resolve(self, url, pubid, context):  # noqa: ANN001 - lxml's signature
+        if not url or not url.startswith(("http://", "https://", "ftp://")):
+            return None  # a local file of ours: the default loader reads it
         name = self._map.get(url)
-        if name is None and url and not url.startswith(("http://", "https://")):
-            name = Path(url).name if (official_dir() / Path(url).name).is_file() else None
         if name is None:
             raise SchemasMissing(f"schema import {url!r} has no local copy in the catalogue")
         return self.resolve_filename(str(official_dir() / name), context)
@@ -148,3 +148,8 @@ def mods_schema() -> etree.XMLSchema:
 
 def oai_dc_schema() -> etree.XMLSchema:
     return xml_schema("oai_dc.xsd")
+
+
+def oai_response_schema() -> etree.XMLSchema:
+    """OAI-PMH responses with their payloads (driver schema in ``schemas/``)."""
+    return xml_schema(schemas_dir() / "oai-pmh-responses.xsd")

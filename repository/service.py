@@ -21,6 +21,7 @@ from . import collections, xmlio
 from .config import Settings
 from .crosswalk import to_oai_dc
 from .mods import RECORD_ID, Article, m, read_article, split_collection
+from .sets import sets_for
 from .store import Change, NotFound, RecordState, StoreError, open_store
 from .validation import Invalid, Problem, check_identifier, validate
 
@@ -42,11 +43,6 @@ class Derivation:
 RENDERERS: dict[str, Callable[[Derivation], bytes]] = {
     "oai_dc": lambda d: xmlio.to_bytes(to_oai_dc(d.mods, d.record_id, d.record_url), declaration=False),
 }
-
-#: Set memberships by rule, each giving {set spec: set name}; the OAI-PMH module adds per-newspaper sets.
-SET_RULES: list[Callable[[Derivation], dict[str, str]]] = [
-    lambda d: {d.collection: collections.get(d.collection).name("zh-Hans")}
-]
 
 
 @dataclass
@@ -101,6 +97,12 @@ class Repository:
 
     def close(self) -> None:
         self.store.close()
+
+    def render(self, record_id: str, collection: str, xml: bytes, fmt: str) -> bytes:
+        """A rendering of a stored version that is no longer current (the current ones are stored)."""
+        root = xmlio.parse(xml, record_id).getroot()
+        url = self.record_url(record_id)
+        return RENDERERS[fmt](Derivation(record_id, collection, root, read_article(root), url, self.base_url))
 
     def record_url(self, record_id: str) -> str:
         return f"{self.base_url}/records/{record_id}"
@@ -177,17 +179,15 @@ class Repository:
         assert record_id is not None and coll is not None
         article = read_article(root)
         d = Derivation(record_id, coll.code, root, article, self.record_url(record_id), self.base_url)
-        sets: dict[str, str] = {}
-        for rule in SET_RULES:
-            sets.update(rule(d))
+        renderings = {fmt: render(d) for fmt, render in RENDERERS.items()}
         return Prepared(
             record_id=record_id,
             collection=coll.code,
             xml=xml,
             fulltext=fulltext,
             digest=digest_of(xml, fulltext),
-            renderings={fmt: render(d) for fmt, render in RENDERERS.items()},
-            sets=sets,
+            renderings=renderings,
+            sets=sets_for(coll.code, article),
             summary={
                 "title": article.title or None,
                 "date_issued": article.date_issued,

@@ -115,7 +115,7 @@ def test_an_import_killed_with_sigkill_leaves_whole_records_and_reruns_cleanly(t
             assert partial < 600
         for state in repo.store.records():  # every record in is whole: version, rendering, set
             assert repo.store.rendering(state.id, "oai_dc") is not None
-            assert repo.store.sets_of(state.id) == ["media"]
+            assert repo.store.sets_of(state.id) == ["media", "media:liaoningribao"]
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
         assert f"{600 - partial} created" in done.stdout

@@ -29,7 +29,7 @@ def test_save_creates_version_datestamp_renderings_and_sets(repo) -> None:
     v = repo.store.version(RID)
     assert (v.who, v.why, v.action, v.fulltext) == ("alice", "first", "create", "正文")
     assert b"<dc:title>" in repo.store.rendering(RID, "oai_dc")
-    assert repo.store.sets_of(RID) == ["media"]
+    assert repo.store.sets_of(RID) == ["media", "media:dalianwanbao"]
     assert repo.store.get(RID).title == "老码头的早市: 一条街的四十年"
 
 
@@ -55,7 +55,7 @@ def test_delete_is_a_tombstone_and_restore_a_new_version(repo) -> None:
     gone = repo.delete(RID, 1, who="a", why="duplicate")
     assert gone.deleted and gone.version == 2 and gone.datestamp >= before.datestamp
     assert repo.store.rendering(RID, "oai_dc") is None
-    assert repo.store.sets_of(RID) == ["media"]  # deleted headers stay in their sets
+    assert repo.store.sets_of(RID) == ["media", "media:dalianwanbao"]  # deleted headers stay in their sets
     assert repo.store.count("media") == 0
     with pytest.raises(StoreError):
         repo.delete(RID, who="a", why="again")

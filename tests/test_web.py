@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import EXAMPLE
 
-from repository.web import create_app
+from repository.app import create_app
 
 RID = "media-2019-06-02-0001"
 

@@ -360,3 +360,98 @@ class SQLiteStore:
             r[0]: (r[1], bool(r[2]), r[3])
             for r in self._conn().execute("SELECT id, version, deleted, collection FROM records")
         }
+
+    # ------------------------------------------------------------------ OAI-PMH listing
+    def max_seq(self) -> int:
+        return self._conn().execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+
+    def earliest_datestamp(self) -> str | None:
+        return self._conn().execute("SELECT min(datestamp) FROM records").fetchone()[0]
+
+    def list_page(
+        self,
+        *,
+        set_spec: str | None,
+        from_: str,
+        until: str,
+        bound_seq: int,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[RecordState]:
+        """Records unchanged since the harvest began (``seq <= bound_seq``), in (datestamp, id) order.
+
+        Keyset paging: the cost of a page does not depend on how deep it is.
+        """
+        after = after or ("", "")
+        cols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLUMNS.split(","))
+        if set_spec is None:
+            sql = (
+                f"SELECT {cols} FROM records r WHERE r.datestamp >= ? AND r.datestamp <= ?"
+                " AND (r.datestamp, r.id) > (?, ?) AND r.seq <= ? ORDER BY r.datestamp, r.id LIMIT ?"
+            )
+            args = (from_, until, *after, bound_seq, limit)
+        else:
+            sql = (
+                f"SELECT {cols} FROM memberships m JOIN records r ON r.id = m.record_id"
+                " WHERE m.set_spec = ? AND m.datestamp >= ? AND m.datestamp <= ?"
+                " AND (m.datestamp, m.record_id) > (?, ?) AND r.seq <= ?"
+                " ORDER BY m.datestamp, m.record_id LIMIT ?"
+            )
+            args = (set_spec, from_, until, *after, bound_seq, limit)
+        return [_record(r) for r in self._conn().execute(sql, args)]
+
+    def list_count(self, *, set_spec: str | None, from_: str, until: str) -> int:
+        if set_spec is None:
+            sql, args = "SELECT count(*) FROM records WHERE datestamp >= ? AND datestamp <= ?", (from_, until)
+        else:
+            sql = "SELECT count(*) FROM memberships WHERE set_spec = ? AND datestamp >= ? AND datestamp <= ?"
+            args = (set_spec, from_, until)
+        return self._conn().execute(sql, args).fetchone()[0]
+
+    def versions_as_of(self, bound_seq: int) -> list[tuple[RecordState, Version]]:
+        """Records changed since ``bound_seq`` that existed before it, with the version they had then.
+
+        A harvest delivers these as they were when it began, so that an edit
+        made during a harvest neither drops a record from it nor repeats one.
+        """
+        conn = self._conn()
+        out = []
+        sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE seq > ?"
+        changed = conn.execute(sql, (bound_seq,)).fetchall()
+        for row in changed:
+            old = conn.execute(
+                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE record_id = ? AND seq <= ?"
+                " ORDER BY version DESC LIMIT 1",
+                (row[0], bound_seq),
+            ).fetchone()
+            if old is not None:
+                out.append((_record(row), Version(*old[:2], bytes(old[2]), *old[3:])))
+        return out
+
+    def renderings_of(self, record_ids: list[str], fmt: str) -> dict[str, bytes]:
+        if not record_ids:
+            return {}
+        marks = ",".join("?" * len(record_ids))
+        if fmt == "mods":
+            sql = (
+                f"SELECT v.record_id, v.xml FROM records r JOIN versions v ON v.record_id = r.id"
+                f" AND v.version = r.version WHERE r.id IN ({marks})"
+            )
+            return {r[0]: bytes(r[1]) for r in self._conn().execute(sql, record_ids)}
+        sql = f"SELECT record_id, content FROM renderings WHERE format = ? AND record_id IN ({marks})"
+        return {r[0]: bytes(r[1]) for r in self._conn().execute(sql, (fmt, *record_ids))}
+
+    def sets_of_many(self, record_ids: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {rid: [] for rid in record_ids}
+        if not record_ids:
+            return out
+        marks = ",".join("?" * len(record_ids))
+        for rid, spec in self._conn().execute(
+            f"SELECT record_id, set_spec FROM memberships WHERE record_id IN ({marks}) ORDER BY set_spec",
+            record_ids,
+        ):
+            out[rid].append(spec)
+        return out
+
+    def set_names(self) -> dict[str, str]:
+        return dict(self._conn().execute("SELECT spec, name FROM sets ORDER BY spec"))

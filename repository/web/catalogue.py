@@ -10,7 +10,9 @@ from ..service import Repository, is_record_id
 from ..store import NotFound
 from ..xmlio import parse
 
-bp = Blueprint("catalogue", __name__)
+bp = Blueprint(
+    "catalogue", __name__, static_folder="static", template_folder="templates", static_url_path="/static"
+)
 
 PER_COLLECTION = 50
 
