@@ -20,6 +20,8 @@ because it must serve every MODS record the repository accepts, not only article
 
 from __future__ import annotations
 
+from xml.sax.saxutils import escape
+
 from lxml import etree
 
 from .mods import MODS_NS, m
@@ -113,18 +115,36 @@ _SUBJECT_PARTS = {
 }
 
 
+_MODS_PREFIX = f"{{{MODS_NS}}}"
+
+
+def _by_local_name(el: etree._Element) -> dict[str, list[etree._Element]]:
+    """MODS children grouped by local name, in one pass (a findall per field costs a pass each)."""
+    out: dict[str, list[etree._Element]] = {}
+    n = len(_MODS_PREFIX)
+    for child in el:
+        tag = child.tag
+        if isinstance(tag, str) and tag.startswith(_MODS_PREFIX):
+            out.setdefault(tag[n:], []).append(child)
+    return out
+
+
 def dc_values(mods: etree._Element, record_id: str, record_url: str) -> list[tuple[str, str]]:
     """(element, value) pairs in a stable order, duplicates removed."""
     out: list[tuple[str, str]] = []
     add = out.append
+    groups = _by_local_name(mods)
 
-    for ti in mods.findall(m("titleInfo")):
+    def top(tag: str) -> list[etree._Element]:
+        return groups.get(tag, [])
+
+    for ti in top("titleInfo"):
         if value := _title(ti):
             add(("title", value))
-    for n in mods.findall(m("name")):
+    for n in top("name"):
         if value := _name(n):
             add(("creator" if _is_creator(n) else "contributor", value))
-    for s in mods.findall(m("subject")):
+    for s in top("subject"):
         for child in s:
             if not isinstance(child.tag, str) or not child.tag.startswith(f"{{{MODS_NS}}}"):
                 continue
@@ -132,45 +152,46 @@ def dc_values(mods: etree._Element, record_id: str, record_url: str) -> list[tup
             reader = _SUBJECT_PARTS.get(local)
             if reader and (value := reader[1](child)):
                 add((reader[0], value))
-    for c in mods.findall(m("classification")):
+    for c in top("classification"):
         if value := _text(c):
             add(("subject", value))
     for tag in ("abstract", "tableOfContents", "note"):
-        for el in mods.findall(m(tag)):
+        for el in top(tag):
             if value := _text(el):
                 add(("description", value))
-    for oi in mods.findall(m("originInfo")):
+    for oi in top("originInfo"):
         for p in oi.findall(m("publisher")):
             if value := _text(p):
                 add(("publisher", value))
-    date = _key_date(mods)
+    date = _key_date(top("originInfo"))
     if date:
         add(("date", date))
-    for t in mods.findall(m("typeOfResource")):
+    for t in top("typeOfResource"):
         value = _text(t)
         if value:
             add(("type", DCMI_TYPES.get(value, value)))
-    for g in mods.findall(m("genre")):
+    for g in top("genre"):
         if value := _text(g):
             add(("type", value))
-    for pd in mods.findall(m("physicalDescription")):
+    for pd in top("physicalDescription"):
         for tag in ("form", "extent", "internetMediaType"):
             for el in pd.findall(m(tag)):
                 if value := _text(el):
                     add(("format", value))
     add(("identifier", record_url))
     add(("identifier", record_id))
-    for i in mods.findall(m("identifier")):
+    for i in top("identifier"):
         if value := _text(i):
             add(("identifier", value))
-    for url in mods.iterfind(f"{m('location')}/{m('url')}"):
-        if value := _text(url):
-            add(("identifier", value))
-    for lang in mods.findall(m("language")):
+    for loc in top("location"):
+        for url in loc.findall(m("url")):
+            if value := _text(url):
+                add(("identifier", value))
+    for lang in top("language"):
         for term in lang.findall(m("languageTerm")):
             if value := _text(term):
                 add(("language", value))
-    for ri in mods.findall(m("relatedItem")):
+    for ri in top("relatedItem"):
         if ri.get("type") == "host" and ri.get("displayLabel") != "collection":
             if value := _host_citation(ri):
                 add(("source", value))
@@ -179,7 +200,7 @@ def dc_values(mods: etree._Element, record_id: str, record_url: str) -> list[tup
             ident = next((_text(i) for i in ri.findall(m("identifier")) if _text(i)), None)
             if title or ident:
                 add(("relation", title or ident))
-    for ac in mods.findall(m("accessCondition")):
+    for ac in top("accessCondition"):
         if value := _text(ac):
             add(("rights", value))
 
@@ -192,8 +213,8 @@ def dc_values(mods: etree._Element, record_id: str, record_url: str) -> list[tup
     return unique
 
 
-def _key_date(mods: etree._Element) -> str | None:
-    dates = [d for oi in mods.findall(m("originInfo")) for tag in DATE_ELEMENTS for d in oi.findall(m(tag))]
+def _key_date(origins: list[etree._Element]) -> str | None:
+    dates = [d for oi in origins for tag in DATE_ELEMENTS for d in oi.findall(m(tag))]
     keyed = [d for d in dates if d.get("keyDate") == "yes" and _text(d)]
     chosen = keyed or [d for d in dates if _text(d)]
     if not chosen:
@@ -207,13 +228,26 @@ def _key_date(mods: etree._Element) -> str | None:
     return _text(first)
 
 
+_DC_OPEN = (
+    f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" xmlns:xsi="{XSI}"'
+    f' xsi:schemaLocation="{OAI_DC_NS} {OAI_DC_LOCATION}">'
+).encode()
+
+
+def oai_dc_bytes(mods: etree._Element, record_id: str, record_url: str) -> bytes:
+    """The ``oai_dc:dc`` document for one MODS record, serialized directly (the stored rendering).
+
+    Values come from a parsed, valid record, so they hold no character XML forbids;
+    escaping is all that is needed, and writing the text directly is several times
+    faster than building and serializing a tree.
+    """
+    parts = [_DC_OPEN]
+    for element, value in dc_values(mods, record_id, record_url):
+        parts.append(f"<dc:{element}>{escape(value)}</dc:{element}>".encode())
+    parts.append(b"</oai_dc:dc>")
+    return b"".join(parts)
+
+
 def to_oai_dc(mods: etree._Element, record_id: str, record_url: str) -> etree._Element:
     """The ``oai_dc:dc`` element for one MODS record."""
-    root = etree.Element(
-        f"{{{OAI_DC_NS}}}dc",
-        nsmap={"oai_dc": OAI_DC_NS, "dc": DC_NS, "xsi": XSI},
-        attrib={f"{{{XSI}}}schemaLocation": f"{OAI_DC_NS} {OAI_DC_LOCATION}"},
-    )
-    for element, value in dc_values(mods, record_id, record_url):
-        etree.SubElement(root, f"{{{DC_NS}}}{element}").text = value
-    return root
+    return etree.fromstring(oai_dc_bytes(mods, record_id, record_url))

@@ -31,8 +31,7 @@ LANGUAGE_TAGS = {
     ("eng", "Latn"): "en",
 }
 
-W3CDTF_DATE = re.compile(r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")
-RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")
 
 
 def m(tag: str) -> str:
@@ -139,90 +138,116 @@ def root_mods(tree: etree._ElementTree | etree._Element) -> etree._Element:
     return root
 
 
+_TAGS = (
+    "titleInfo", "title", "subTitle", "name", "namePart", "role", "roleTerm", "originInfo", "dateIssued",
+    "genre", "typeOfResource", "language", "languageTerm", "scriptTerm", "relatedItem", "identifier", "part",
+    "date", "detail", "number", "subject", "topic", "geographic", "abstract", "note", "accessCondition",
+    "location", "url", "recordInfo", "recordIdentifier", "recordCreationDate", "recordChangeDate",
+    "recordContentSource", "recordOrigin", "languageOfCataloging",
+)  # fmt: skip
+T = type("Tags", (), {t: m(t) for t in _TAGS})
+
+
+def _children(el: etree._Element) -> dict[str, list[etree._Element]]:
+    """Children grouped by tag: one pass over an element instead of a find() per field."""
+    out: dict[str, list[etree._Element]] = {}
+    for child in el:
+        out.setdefault(child.tag, []).append(child)
+    return out
+
+
+def _first_text(groups: dict[str, list[etree._Element]], tag: str) -> str | None:
+    els = groups.get(tag)
+    return _text(els[0]) if els else None
+
+
 def read_article(tree: etree._ElementTree | etree._Element) -> Article:
     """The view of one ``<mods>`` element. Tolerant: any valid MODS gives a view."""
     root = root_mods(tree)
+    top = _children(root)
     a = Article()
-    for ti in root.findall(m("titleInfo")):
-        text = _text(ti.find(m("title")))
-        if not text:
-            continue
-        a.titles.append(
-            Title(
-                text=text,
-                subtitle=_text(ti.find(m("subTitle"))),
-                lang=ti.get("lang"),
-                script=ti.get("script"),
-                type=ti.get("type"),
-                transliteration=ti.get("transliteration"),
-                alt_rep_group=ti.get("altRepGroup"),
+    for ti in top.get(T.titleInfo, ()):
+        parts = _children(ti)
+        text = _first_text(parts, T.title)
+        if text:
+            a.titles.append(
+                Title(
+                    text=text,
+                    subtitle=_first_text(parts, T.subTitle),
+                    lang=ti.get("lang"),
+                    script=ti.get("script"),
+                    type=ti.get("type"),
+                    transliteration=ti.get("transliteration"),
+                    alt_rep_group=ti.get("altRepGroup"),
+                )
             )
-        )
-    for n in root.findall(m("name")):
-        parts = [p for p in (_text(x) for x in n.findall(m("namePart"))) if p]
-        if not parts:
+    for n in top.get(T.name, ()):
+        parts = _children(n)
+        names = [p for p in (_text(x) for x in parts.get(T.namePart, ())) if p]
+        if not names:
             continue
-        role_el = n.find(f"{m('role')}/{m('roleTerm')}")
+        role_el = (
+            next(iter(_children(parts[T.role][0]).get(T.roleTerm, ())), None) if T.role in parts else None
+        )
         role = (_text(role_el) or "aut") if role_el is not None else "aut"
         if role_el is not None and role_el.get("type") == "text":
             role = _ROLE_WORDS.get(role.lower().rstrip("."), role)
-        a.names.append(Name(" ".join(parts), role=role, type=n.get("type") or "personal"))
-    origin = root.find(m("originInfo"))
-    for oi in root.findall(m("originInfo")):
-        if oi.get("eventType") in (None, "publication"):
-            origin = oi
-            break
+        a.names.append(Name(" ".join(names), role=role, type=n.get("type") or "personal"))
+    origins = top.get(T.originInfo, [])
+    origin = next(
+        (o for o in origins if o.get("eventType") in (None, "publication")), origins[0] if origins else None
+    )
     if origin is not None:
-        dates = origin.findall(m("dateIssued"))
+        dates = _children(origin).get(T.dateIssued, [])
         key = next((d for d in dates if d.get("keyDate") == "yes"), dates[0] if dates else None)
         a.date_issued = _text(key)
-    for g in root.findall(m("genre")):
-        if value := _text(g):
-            a.genres.append(value)
-    a.type_of_resource = _text(root.find(m("typeOfResource")))
-    lang = root.find(m("language"))
-    if lang is not None:
-        a.language = _text(lang.find(m("languageTerm")))
-        a.script = _text(lang.find(m("scriptTerm")))
-    for ri in root.findall(m("relatedItem")):
+    a.genres = [v for v in (_text(g) for g in top.get(T.genre, ())) if v]
+    a.type_of_resource = _first_text(top, T.typeOfResource)
+    if T.language in top:
+        lang = _children(top[T.language][0])
+        a.language = _first_text(lang, T.languageTerm)
+        a.script = _first_text(lang, T.scriptTerm)
+    for ri in top.get(T.relatedItem, ()):
         if ri.get("type") != "host":
             continue
-        title = _text(ri.find(f"{m('titleInfo')}/{m('title')}"))
+        parts = _children(ri)
+        ti = parts.get(T.titleInfo)
+        title = _first_text(_children(ti[0]), T.title) if ti else None
         if ri.get("displayLabel") == "collection":
             a.collection_title = title
-            a.collection = _text(ri.find(m("identifier")))
-            continue
-        if a.host is None and title:
-            part = ri.find(m("part"))
+            a.collection = _first_text(parts, T.identifier)
+        elif a.host is None and title:
             date = page = None
-            if part is not None:
-                date = _text(part.find(m("date")))
-                for detail in part.findall(m("detail")):
+            if T.part in parts:
+                part = _children(parts[T.part][0])
+                date = _first_text(part, T.date)
+                for detail in part.get(T.detail, ()):
                     if detail.get("type") == "page":
-                        page = _text(detail.find(m("number")))
-            a.host = Host(title=title, date=date, page=page, genre=_text(ri.find(m("genre"))))
-    for s in root.findall(m("subject")):
-        topic = _text(s.find(m("topic")))
-        geo = _text(s.find(m("geographic")))
+                        page = _first_text(_children(detail), T.number)
+            a.host = Host(title=title, date=date, page=page, genre=_first_text(parts, T.genre))
+    for s in top.get(T.subject, ()):
+        parts = _children(s)
+        topic, geo = _first_text(parts, T.topic), _first_text(parts, T.geographic)
         if topic or geo:
             a.subjects.append(Subject(topic=topic, geographic=geo))
-    a.abstract = _text(root.find(m("abstract")))
-    a.notes = [t for t in (_text(n) for n in root.findall(m("note"))) if t]
-    a.access_conditions = [t for t in (_text(n) for n in root.findall(m("accessCondition"))) if t]
-    for url in root.iterfind(f"{m('location')}/{m('url')}"):
-        if value := _text(url):
-            a.urls.append((value, url.get("access")))
-    info = root.find(m("recordInfo"))
-    if info is not None:
-        a.identifier = _text(info.find(m("recordIdentifier")))
-        a.record_created = _text(info.find(m("recordCreationDate")))
-        a.record_changed = _text(info.find(m("recordChangeDate")))
-        a.content_source = _text(info.find(m("recordContentSource")))
-        a.record_origin = _text(info.find(m("recordOrigin")))
-        a.cataloging_language = _text(info.find(f"{m('languageOfCataloging')}/{m('languageTerm')}"))
+    a.abstract = _first_text(top, T.abstract)
+    a.notes = [t for t in (_text(n) for n in top.get(T.note, ())) if t]
+    a.access_conditions = [t for t in (_text(n) for n in top.get(T.accessCondition, ())) if t]
+    for loc in top.get(T.location, ()):
+        for url in _children(loc).get(T.url, ()):
+            if value := _text(url):
+                a.urls.append((value, url.get("access")))
+    if T.recordInfo in top:
+        info = _children(top[T.recordInfo][0])
+        a.identifier = _first_text(info, T.recordIdentifier)
+        a.record_created = _first_text(info, T.recordCreationDate)
+        a.record_changed = _first_text(info, T.recordChangeDate)
+        a.content_source = _first_text(info, T.recordContentSource)
+        a.record_origin = _first_text(info, T.recordOrigin)
+        cat = info.get(T.languageOfCataloging)
+        a.cataloging_language = _first_text(_children(cat[0]), T.languageTerm) if cat else None
     if a.identifier is None:
-        local = root.find(f"{m('identifier')}[@type='local']")
-        a.identifier = _text(local)
+        a.identifier = next((_text(i) for i in top.get(T.identifier, ()) if i.get("type") == "local"), None)
     return a
 
 

@@ -19,7 +19,7 @@ from lxml import etree
 
 from . import collections, xmlio
 from .config import Settings
-from .crosswalk import to_oai_dc
+from .crosswalk import oai_dc_bytes
 from .mods import RECORD_ID, Article, m, read_article, split_collection
 from .sets import sets_for
 from .store import Change, NotFound, RecordState, StoreError, open_store
@@ -41,7 +41,7 @@ class Derivation:
 #: Renderings derived at save time, by format name. Later modules (RDF, search)
 #: register theirs here, so every save keeps every rendering current.
 RENDERERS: dict[str, Callable[[Derivation], bytes]] = {
-    "oai_dc": lambda d: xmlio.to_bytes(to_oai_dc(d.mods, d.record_id, d.record_url), declaration=False),
+    "oai_dc": lambda d: oai_dc_bytes(d.mods, d.record_id, d.record_url),
 }
 
 

@@ -7,16 +7,14 @@ element, so the CLI, the editor and the API show a cataloger the same thing.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lxml import etree, isoschematron
+from lxml import etree
 
 from . import schemas
 from .mods import MODS_NS, RECORD_ID
-
-SVRL = "{http://purl.oclc.org/dsdl/svrl}"
+from .profile import load as load_profile
 
 #: Application profiles by name; a collection names the one its records follow.
 PROFILES = {"article": "mods-article-profile.sch"}
@@ -86,41 +84,17 @@ def check_schema(tree: etree._ElementTree | etree._Element, source: str | None =
     ]
 
 
-_local_state = threading.local()
-
-
-def _schematron(name: str) -> isoschematron.Schematron:
-    cache = getattr(_local_state, "profiles", None)
-    if cache is None:
-        cache = _local_state.profiles = {}
-    if name not in cache:
-        path = Path(schemas.schemas_dir()) / PROFILES[name]
-        doc = etree.parse(str(path), etree.XMLParser(resolve_entities=False, no_network=True))
-        cache[name] = isoschematron.Schematron(doc, store_report=True)
-    return cache[name]
+def profile_path(name: str) -> Path:
+    return Path(schemas.schemas_dir()) / PROFILES[name]
 
 
 def check_profile(
     tree: etree._ElementTree | etree._Element, profile: str, source: str | None = None
 ) -> list[Problem]:
-    sch = _schematron(profile)
-    if sch.validate(tree):
-        return []
-    root_tree = tree if isinstance(tree, etree._ElementTree) else tree.getroottree()
-    problems = []
-    for fa in sch.validation_report.iter(f"{SVRL}failed-assert"):
-        location = fa.get("location") or ""
-        line = element = None
-        try:
-            found = root_tree.xpath(location)
-        except etree.XPathError:
-            found = []
-        if found and isinstance(found[0], etree._Element):
-            line = found[0].sourceline
-            element = etree.QName(found[0]).localname
-        text = " ".join("".join(fa.find(f"{SVRL}text").itertext()).split())
-        problems.append(Problem(text, line, element, fa.get("id") or "profile", source))
-    return problems
+    return [
+        Problem(f.message, f.element.sourceline, etree.QName(f.element).localname, f.rule_id, source)
+        for f in load_profile(profile_path(profile)).check(tree)
+    ]
 
 
 def check_identifier(record_id: str, source: str | None = None) -> list[Problem]:

@@ -23,8 +23,8 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ListRecords": (frozenset({"metadataPrefix"}), frozenset({"from", "until", "set", "resumptionToken"})),
 }
 
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_SECOND = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})Z$")
+_DAY = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
+_SECOND = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 
 
 class OAIError(Exception):
