@@ -54,8 +54,13 @@ def collections() -> tuple[Collection, ...]:
     return tuple(c for c in navigation() if c.is_collection)
 
 
+@cache
+def _by_code() -> dict[str, Collection]:
+    return {c.code: c for c in collections()}
+
+
 def get(code: str) -> Collection | None:
-    return next((c for c in collections() if c.code == code), None)
+    return _by_code().get(code)
 
 
 #: The collection legacy pages are imported into.

@@ -51,7 +51,8 @@ DATE_ELEMENTS = ("dateIssued", "dateCreated", "dateCaptured", "dateOther", "copy
 
 
 def _text(el: etree._Element) -> str:
-    return " ".join("".join(el.itertext()).split())
+    value = el.text if len(el) == 0 else "".join(el.itertext())
+    return " ".join(value.split()) if value else ""
 
 
 def _title(ti: etree._Element) -> str:

@@ -9,14 +9,20 @@ running the same import again adds what is missing and changes nothing else.
 from __future__ import annotations
 
 import contextlib
+import itertools
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from . import legacy, xmlio
+from .config import Settings
 from .mods import build_mods, read_article
-from .service import Prepared, Repository
+from .service import Prepared, Repository, identifier_of, is_record_id
 from .store import NotFound
 from .validation import Invalid, Problem
 
@@ -98,11 +104,22 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
     fulltext = beside.read_text(encoding="utf-8") if len(docs) == 1 and beside.is_file() else None
     prepared = []
     problems: list[Problem] = []
-    for i, doc in enumerate(docs, 1):
+    for i, (doc, tree) in enumerate(docs, 1):
         where = source if len(docs) == 1 else f"{source} (record {i})"
-        fallback_id = path.stem if len(docs) == 1 else None
+        # A foreign record without a usable identifier of its own is filed under its file name.
+        own = identifier_of(tree.getroot())
+        record_id = own if own and is_record_id(own) else (path.stem if len(docs) == 1 else None)
         try:
-            prepared.append(_prepare_mods(repo, doc, where, collection, fallback_id, fulltext))
+            prepared.append(
+                repo.prepare(
+                    doc,
+                    record_id=record_id,
+                    collection=collection,
+                    fulltext=fulltext,
+                    source=where,
+                    tree=tree,
+                )
+            )
         except Invalid as exc:
             problems += exc.problems
     if problems:
@@ -110,21 +127,73 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
     return prepared
 
 
-def _prepare_mods(
-    repo: Repository,
-    doc: bytes,
-    source: str,
-    collection: str | None,
-    fallback_id: str | None,
-    fulltext: str | None,
-) -> Prepared:
+def _prepared_files(
+    repo: Repository, files: Iterator[Path], collection: str | None, workers: int
+) -> Iterator[tuple[Path, list[Prepared], list[Problem]]]:
+    """Each input file with its prepared records or its problems, in input order.
+
+    Preparing (parse, validate, render) is the CPU-bound part of an import and is
+    independent per file, so with ``workers`` > 1 it runs in that many processes while
+    this one commits; at most a few chunks are in flight, so memory stays flat.
+    """
+    if workers <= 1:
+        for path in files:
+            yield path, *_prepare_one(repo, path, collection)
+        return
+    ctx = multiprocessing.get_context(
+        "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    )
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(repo.instance, repo.settings)
+    ) as pool:
+        in_flight: deque = deque()
+        chunks = _chunks(files, CHUNK)
+        for chunk in itertools.islice(chunks, workers * 2):
+            in_flight.append(pool.submit(_worker_prepare, chunk, collection))
+        while in_flight:
+            done = in_flight.popleft().result()
+            nxt = next(chunks, None)
+            if nxt is not None:
+                in_flight.append(pool.submit(_worker_prepare, nxt, collection))
+            yield from done
+
+
+CHUNK = 64
+
+
+def _chunks(items: Iterator[Path], size: int) -> Iterator[list[Path]]:
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
+
+
+def _prepare_one(
+    repo: Repository, path: Path, collection: str | None
+) -> tuple[list[Prepared], list[Problem]]:
     try:
-        return repo.prepare(doc, collection=collection, fulltext=fulltext, source=source)
+        return prepare_file(repo, path, collection), []
     except Invalid as exc:
-        # A foreign record without a usable local identifier is filed under its file name.
-        if not fallback_id or any(p.rule != "record-id" for p in exc.problems):
-            raise
-    return repo.prepare(doc, record_id=fallback_id, collection=collection, fulltext=fulltext, source=source)
+        return [], exc.problems
+
+
+_worker_repo: Repository | None = None
+
+
+def _worker_init(instance: Path, settings: Settings) -> None:
+    global _worker_repo
+    _worker_repo = Repository(instance, settings=settings, read_only=True)
+
+
+def _worker_prepare(
+    chunk: list[Path], collection: str | None
+) -> list[tuple[Path, list[Prepared], list[Problem]]]:
+    assert _worker_repo is not None
+    return [(path, *_prepare_one(_worker_repo, path, collection)) for path in chunk]
+
+
+def default_workers() -> int:
+    """One preparing process per core beyond the committing one; none on a single core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return cores if cores > 1 else 0
 
 
 def import_paths(
@@ -135,9 +204,12 @@ def import_paths(
     who: str = "import",
     why: str = "imported",
     progress: Callable[[int], None] | None = None,
+    workers: int = 0,
 ) -> ImportReport:
+    """Import files and folders; with ``workers`` > 1, records are prepared in parallel processes."""
     report = ImportReport()
     batch: list[tuple[Prepared, int]] = []
+    pending_ids: set[str] = set()
 
     def flush() -> None:
         if not batch:
@@ -146,38 +218,25 @@ def import_paths(
         for (p, expected), _ in zip(batch, states, strict=True):
             (report.updated if expected else report.created).append(p.record_id)
         batch.clear()
+        pending_ids.clear()
 
-    pending_ids: set[str] = set()
-    for path in iter_inputs(paths):
-        try:
-            records = prepare_file(repo, path, collection)
-        except Invalid as exc:
-            report.problems += exc.problems
-            records = []
+    for path, records, problems in _prepared_files(repo, iter_inputs(paths), collection, workers):
+        report.problems += problems
         for p in records:
             if p.record_id in pending_ids:
                 flush()
-                pending_ids.clear()
             state = repo.store.get(p.record_id)
             if state is not None and not state.deleted and state.digest == p.digest:
                 report.unchanged.append(p.record_id)
                 continue
             if state is not None and state.deleted:
-                report.problems.append(
-                    Problem(
-                        f"record {p.record_id} was deleted; restore it instead of importing it again",
-                        None,
-                        None,
-                        "repository",
-                        str(path),
-                    )
-                )
+                message = f"record {p.record_id} was deleted; restore it instead of importing it again"
+                report.problems.append(Problem(message, None, None, "repository", str(path)))
                 continue
             batch.append((p, state.version if state else 0))
             pending_ids.add(p.record_id)
             if len(batch) >= BATCH:
                 flush()
-                pending_ids.clear()
         if progress:
             progress(1)
     flush()

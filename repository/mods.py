@@ -129,7 +129,11 @@ def _join_title(t: Title) -> str:
 def _text(el: etree._Element | None) -> str | None:
     if el is None:
         return None
-    value = "".join(el.itertext()).strip()
+    # MODS values are leaves; only mixed content (rare) needs the slower itertext.
+    value = el.text if len(el) == 0 else "".join(el.itertext())
+    if value is None:
+        return None
+    value = value.strip()
     return value or None
 
 

@@ -67,7 +67,7 @@ def digest_of(xml: bytes, fulltext: str | None) -> str:
     return h.hexdigest()
 
 
-def _identifier_of(root: etree._Element) -> str | None:
+def identifier_of(root: etree._Element) -> str | None:
     el = root.find(f"{m('recordInfo')}/{m('recordIdentifier')}")
     return el.text.strip() if el is not None and el.text and el.text.strip() else None
 
@@ -84,12 +84,22 @@ def _collection_of(root: etree._Element) -> str | None:
 class Repository:
     """A repository instance: its store, its public base URL and the save path."""
 
-    def __init__(self, instance: Path | str, base_url: str | None = None, settings: Settings | None = None):
+    def __init__(
+        self,
+        instance: Path | str,
+        base_url: str | None = None,
+        settings: Settings | None = None,
+        *,
+        read_only: bool = False,
+    ):
+        """``read_only`` is for helper processes (import workers) that prepare but never commit."""
         self.instance = Path(instance)
         self.instance.mkdir(parents=True, exist_ok=True)
         self.settings = settings or Settings.from_env(base_url)
         self.base_url = self.settings.base_url
         self.store = open_store(self.instance)
+        if read_only:
+            return
         self.store.save_collections(
             {"code": c.code, "position": c.position, "kind": c.kind, "names": c.names, "profile": c.profile}
             for c in collections.collections()
@@ -116,13 +126,15 @@ class Repository:
         collection: str | None = None,
         fulltext: str | None = None,
         source: str | None = None,
+        tree: etree._ElementTree | None = None,
     ) -> Prepared:
-        """Parse and validate one record, and derive everything stored with it."""
+        """Parse and validate one record, and derive everything stored with it.
+
+        ``tree`` is ``xml`` already parsed by :func:`repository.xmlio.parse` (see :meth:`split`).
+        """
         source = source or record_id or "<record>"
-        try:
-            tree = xmlio.parse(xml, source)
-        except xmlio.XMLInputError as exc:
-            raise Invalid([Problem(exc.message, exc.line, None, "xml", source)]) from None
+        if tree is None:
+            tree = self._parse(xml, source)
         root = tree.getroot()
         if root.tag != m("mods"):
             found = etree.QName(root).localname
@@ -142,7 +154,7 @@ class Repository:
                     )
                 ]
             )
-        record_id = record_id or _identifier_of(root)
+        record_id = record_id or identifier_of(root)
         problems: list[Problem] = []
         if not record_id:
             problems.append(
@@ -226,19 +238,24 @@ class Repository:
             )
         return problems
 
-    def split(self, xml: bytes, source: str) -> list[bytes]:
-        """The records of a file: itself, or each member of a ``modsCollection`` as a document of its own."""
+    @staticmethod
+    def _parse(xml: bytes, source: str) -> etree._ElementTree:
         try:
-            tree = xmlio.parse(xml, source)
+            return xmlio.parse(xml, source)
         except xmlio.XMLInputError as exc:
             raise Invalid([Problem(exc.message, exc.line, None, "xml", source)]) from None
+
+    def split(self, xml: bytes, source: str) -> list[tuple[bytes, etree._ElementTree]]:
+        """The records of a file, parsed: itself, or each ``modsCollection`` member as its own document."""
+        tree = self._parse(xml, source)
         root = tree.getroot()
         if root.tag != m("modsCollection"):
-            return [xml]
+            return [(xml, tree)]
         problems = validate(tree, None, source)
         if problems:
             raise Invalid(problems)
-        return [xmlio.to_bytes(el) for el in split_collection(root)]
+        members = [xmlio.to_bytes(el) for el in split_collection(root)]
+        return [(data, self._parse(data, source)) for data in members]
 
     # ------------------------------------------------------------------ committing
     def commit(

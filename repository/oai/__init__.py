@@ -27,7 +27,7 @@ def endpoint() -> Response:
     pairs = list((request.form if request.method == "POST" else request.args).items(multi=True))
     body = provider().respond(pairs, request.base_url)
     headers = {"Vary": "Accept-Encoding"}
-    if "gzip" in request.headers.get("Accept-Encoding", "") and len(body) > 1024:
+    if request.accept_encodings.quality("gzip") > 0 and len(body) > 1024:
         body = gzip.compress(body, compresslevel=5)
         headers["Content-Encoding"] = "gzip"
     return Response(body, status=200, content_type="text/xml; charset=UTF-8", headers=headers)

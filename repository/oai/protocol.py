@@ -23,6 +23,29 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "ListRecords": (frozenset({"metadataPrefix"}), frozenset({"from", "until", "set", "resumptionToken"})),
 }
 
+#: The syntax OAI-PMH.xsd gives these argument values (a value outside it is badArgument).
+_PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+\Z")
+_SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*\Z")
+_SYNTAX = {"metadataPrefix": _PREFIX, "set": _SET_SPEC}
+#: What an echoed identifier may look like for the <request> element's xs:anyURI attribute:
+#: no brackets, %-escapes complete, and anything before the first colon a scheme.
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
+
+
+def echoable_uri(value: str) -> bool:
+    """Whether ``value`` can be echoed as an xs:anyURI attribute (a conservative check).
+
+    An identifier that is not a URI is answered with idDoesNotExist, as the protocol says
+    ("unknown or illegal"), and is then left out of the echoed request rather than making
+    the response invalid.
+    """
+    if "[" in value or "]" in value or _BAD_PERCENT.search(value):
+        return False
+    head, colon, _ = value.partition(":")
+    return not colon or bool(_SCHEME.match(head))
+
+
 _DAY = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
 _SECOND = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z\Z")
 
@@ -66,6 +89,9 @@ def parse(pairs: list[tuple[str, str]]) -> Request:
         if len(args) > 1:
             raise OAIError("badArgument", "resumptionToken is an exclusive argument")
         return Request(verb, args)
+    for key, pattern in _SYNTAX.items():
+        if key in args and not pattern.match(args[key]):
+            raise OAIError("badArgument", f"the value of {key} has an illegal syntax")
     missing = sorted(required - args.keys())
     if missing:
         raise OAIError("badArgument", f"{verb} needs the argument {', '.join(missing)}")

@@ -19,9 +19,12 @@ from xml.sax.saxutils import escape, quoteattr
 
 from .. import collections
 from ..config import instance_secret
+from ..mods import read_article
 from ..service import Repository
+from ..sets import sets_for
+from ..xmlio import parse as parse_xml
 from ..xmlio import strip_declaration
-from .protocol import OAIError, Request, parse, window
+from .protocol import OAIError, Request, echoable_uri, parse, window
 from .tokens import Token, TokenCodec
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
@@ -104,7 +107,8 @@ class Provider:
         if request is None:
             head.append(f"<request>{text(base_url)}</request>\n")
         else:
-            attrs = "".join(f" {k}={attr(v)}" for k, v in (("verb", request.verb), *request.args.items()))
+            pairs = [("verb", request.verb), *request.args.items()]
+            attrs = "".join(f" {k}={attr(v)}" for k, v in pairs if k != "identifier" or echoable_uri(v))
             head.append(f"<request{attrs}>{text(base_url)}</request>\n")
         return "".join(head).encode() + b"".join(body) + b"\n</OAI-PMH>\n"
 
@@ -291,14 +295,18 @@ class Provider:
             set_spec=token.set_spec, from_=token.from_, until=token.until,
             bound_seq=token.bound, after=token.after, limit=limit,
         )  # fmt: skip
-        items = [_Item(s.id, s.datestamp, s.deleted, s.collection, None) for s in current]
+        items = [_Item(s.id, s.datestamp, s.deleted, s.collection, None, None) for s in current]
         for state, old in self.store.versions_as_of(token.bound):
             key = (old.datestamp, state.id)
             if not (token.from_ <= old.datestamp <= token.until) or key <= token.after:
                 continue
-            if token.set_spec is not None and token.set_spec not in self.store.sets_of(state.id):
+            # its sets as they were when the harvest began, not as they are now
+            sets = sorted(sets_for(state.collection, read_article(parse_xml(old.xml).getroot())))
+            if token.set_spec is not None and token.set_spec not in sets:
                 continue
-            items.append(_Item(state.id, old.datestamp, old.action == "delete", state.collection, old.xml))
+            items.append(
+                _Item(state.id, old.datestamp, old.action == "delete", state.collection, old.xml, sets)
+            )
         items.sort(key=lambda i: (i.datestamp, i.id))
         return items[:limit]
 
@@ -312,7 +320,8 @@ class Provider:
         )
         out = []
         for item in page:
-            header = self._header(item.id, item.datestamp, item.deleted, sets.get(item.id, [])).encode()
+            specs = item.sets if item.sets is not None else sets.get(item.id, [])
+            header = self._header(item.id, item.datestamp, item.deleted, specs).encode()
             if not with_metadata:
                 out.append(header)
                 continue
@@ -337,3 +346,4 @@ class _Item:
     deleted: bool
     collection: str
     old_xml: bytes | None  # set when the record changed after the harvest's bound
+    sets: list[str] | None  # its sets at the bound, for such a record

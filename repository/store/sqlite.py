@@ -107,6 +107,7 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._write_lock = threading.Lock()
+        self._known_sets: dict[str, str] | None = None
         conn = self._conn()
         with conn:
             conn.executescript(SCHEMA)
@@ -145,16 +146,19 @@ class SQLiteStore:
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
                 for change in changes:
-                    states.append(self._apply(conn, change, now))
+                    seq += 1
+                    states.append(self._apply(conn, change, now, seq))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                self._known_sets = None  # the rolled-back transaction may have added some
                 raise
         return states
 
-    def _apply(self, conn: sqlite3.Connection, c: Change, now: str) -> RecordState:
+    def _apply(self, conn: sqlite3.Connection, c: Change, now: str, seq: int) -> RecordState:
         row = conn.execute(
             "SELECT version, created, datestamp FROM records WHERE id = ?", (c.record_id,)
         ).fetchone()
@@ -165,9 +169,8 @@ class SQLiteStore:
         created = row[1] if row else now
         # A datestamp never goes backwards for a record, even if the clock does.
         datestamp = max(now, row[2]) if row else now
-        # The change sequence orders every change ever made; OAI-PMH uses it to
-        # give a harvest a consistent snapshot (see repository.oai).
-        seq = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM records").fetchone()[0]
+        # ``seq``, the change sequence, orders every change ever made; OAI-PMH uses it
+        # to give a harvest a consistent snapshot (see repository.oai).
         deleted = c.action == "delete"
         conn.execute(
             f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -185,7 +188,8 @@ class SQLiteStore:
                 state.created, state.title, state.date_issued, state.newspaper, state.language, state.seq,
             ),
         )  # fmt: skip
-        conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
+        if row:
+            conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
         conn.executemany(
             "INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)",
             [(c.record_id, fmt, content) for fmt, content in c.renderings.items()],
@@ -195,17 +199,28 @@ class SQLiteStore:
             # deleted header in the sets it belonged to, for ever.
             conn.execute("UPDATE memberships SET datestamp = ? WHERE record_id = ?", (datestamp, c.record_id))
         else:
-            conn.execute("DELETE FROM memberships WHERE record_id = ?", (c.record_id,))
+            if row:
+                conn.execute("DELETE FROM memberships WHERE record_id = ?", (c.record_id,))
             conn.executemany(
                 "INSERT INTO memberships (set_spec, datestamp, record_id) VALUES (?, ?, ?)",
                 [(spec, datestamp, c.record_id) for spec in c.sets],
             )
-            conn.executemany(
-                "INSERT INTO sets (spec, name) VALUES (?, ?)"
-                " ON CONFLICT (spec) DO UPDATE SET name = excluded.name WHERE name != excluded.name",
-                list(c.sets.items()),
-            )
+            known = self._sets_known(conn)
+            new_sets = [(spec, name) for spec, name in c.sets.items() if known.get(spec) != name]
+            if new_sets:
+                conn.executemany(
+                    "INSERT INTO sets (spec, name) VALUES (?, ?)"
+                    " ON CONFLICT (spec) DO UPDATE SET name = excluded.name",
+                    new_sets,
+                )
+                known.update(new_sets)
         return state
+
+    def _sets_known(self, conn: sqlite3.Connection) -> dict[str, str]:
+        """The set names already stored, so a save writes only the sets that are new."""
+        if self._known_sets is None:
+            self._known_sets = dict(conn.execute("SELECT spec, name FROM sets"))
+        return self._known_sets
 
     def save_collections(self, rows: Iterable[dict]) -> None:
         conn = self._conn()
