@@ -422,7 +422,9 @@ def _names(rng: random.Random, english: bool) -> list[Name]:
     count = rng.choices((1, 2, 3), (55, 33, 12))[0]
     names = []
     for k in range(count):
-        text = f"{rng.choice(PINYIN_GIVEN)} {rng.choice(PINYIN_SURNAMES)}" if english else _person(rng)
+        text = (
+            f"{rng.choice(PINYIN_SURNAMES)} {rng.choice(PINYIN_GIVEN)}" if english else _person(rng)
+        )  # China Daily style
         role = "pht" if k > 0 and rng.random() < 0.35 else "aut"
         names.append(Name(text, role=role))
     return names
@@ -446,13 +448,15 @@ def _zh_sentence(rng: random.Random) -> str:
         return f"记者在{c(PLACES)}看到,{c(SCENES)}。"
     if kind == 5:
         return f"{c(VERBS)}{c(OBJECTS)},{c(VERBS)}{c(OBJECTS)},{c(PLACES)}{c(RESULTS)}。"
-    return f"围绕{c(OBJECTS)}和{c(OBJECTS)},{c(ACTORS)}接待游客和客商{rng.randint(1, 900)}万人次,{c(TAILS)}。"
+    pair = "和".join(rng.sample(OBJECTS, 2))
+    return f"围绕{pair},{c(ACTORS)}接待游客和客商{rng.randint(1, 900)}万人次,{c(TAILS)}。"
 
 
 def _en_sentence(rng: random.Random) -> str:
     c = rng.choice
     tail = c(EN_TAILS).format(n=rng.randint(2, 40))
-    s = f"{c(EN_PLACES)} {c(EN_VERBS)} {c(EN_SUBJECTS)} and {c(EN_SUBJECTS)}, {tail}."
+    first, second = rng.sample(EN_SUBJECTS, 2)
+    s = f"{c(EN_PLACES)} {c(EN_VERBS)} {first} and {second}, {tail}."
     return s[0].upper() + s[1:]
 
 

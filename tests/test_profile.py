@@ -22,8 +22,8 @@ MUTATIONS = [
     (b'<roleTerm type="code" authority="marcrelator">aut</roleTerm>', b""),
     (b'source="local">media-2019-06-02-0001<', b'source="local">bad id!<'),
     (b'encoding="w3cdtf">2024-01-02<', b">2024-01-02<"),
-    (b"iso639-2b\">chi<", b"iso639-2b\">Chinese<"),
-    (b"iso15924\">Hans<", b"iso15924\">hans<"),
+    (b'iso639-2b">chi<', b'iso639-2b">Chinese<'),
+    (b'iso15924">Hans<', b'iso15924">hans<'),
 ]
 
 
