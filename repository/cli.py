@@ -18,14 +18,17 @@ import click
 
 from . import schemas as schema_catalogue
 from . import xmlio
+from .importer import default_workers, iter_inputs, prepare_file
 from .importer import import_paths as run_import
-from .importer import iter_inputs, prepare_file
 from .mods import MODS_NS
 from .service import Repository
 from .store import NotFound, StaleVersion, StoreError
 from .validation import Invalid, Problem
 from .workingcopy import sync as run_sync
 from .workingcopy import write_atomic
+
+#: Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM = 2000
 
 
 def _who(ctx: click.Context) -> str:
@@ -102,13 +105,25 @@ def schemas_install(source: Path | None) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--collection", default=None, help="Collection for MODS records that do not name one.")
 @click.option("--why", default="imported", show_default=True, help="Reason recorded with each new version.")
+@click.option(
+    "--workers",
+    type=int,
+    default=None,
+    help="Processes preparing records in parallel (default: one per core for large imports).",
+)
 @click.pass_context
-def import_cmd(ctx: click.Context, paths: tuple[Path, ...], collection: str | None, why: str) -> None:
+def import_cmd(
+    ctx: click.Context, paths: tuple[Path, ...], collection: str | None, why: str, workers: int | None
+) -> None:
     """Import legacy pages (UTF-8 or GB18030) and MODS files or folders of them."""
     repo = _repo(ctx)
     files = list(iter_inputs(paths))
+    if workers is None:
+        workers = default_workers() if len(files) >= PARALLEL_FROM else 0
     with click.progressbar(length=len(files), label="importing", file=sys.stderr) as bar:
-        report = run_import(repo, files, collection=collection, who=_who(ctx), why=why, progress=bar.update)
+        report = run_import(
+            repo, files, collection=collection, who=_who(ctx), why=why, progress=bar.update, workers=workers
+        )
     _print_problems(report.problems)
     click.echo(
         f"{len(report.created)} created, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "

@@ -123,3 +123,21 @@ def test_an_import_killed_with_sigkill_leaves_whole_records_and_reruns_cleanly(t
         assert all(len(repo.store.history(s.id)) == 1 for s in repo.store.records())
     finally:
         repo.close()
+
+
+def test_parallel_import_gives_the_same_store_as_a_serial_one(tmp_path: Path) -> None:
+    from conftest import SAMPLES
+
+    results = []
+    for workers in (0, 2):
+        repo = Repository(tmp_path / f"w{workers}", base_url="http://repo.test")
+        report = importer.import_paths(repo, [SAMPLES, SEED], collection="old-photos", workers=workers)
+        results.append(
+            (
+                sorted(report.created),
+                sorted((p.source, p.line, p.rule) for p in report.problems),
+                sorted((s.id, s.digest, repo.store.rendering(s.id, "oai_dc")) for s in repo.store.records()),
+            )
+        )
+        repo.close()
+    assert results[0] == results[1] and len(results[0][0]) == 15  # 14 valid samples and the seed
