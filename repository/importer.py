@@ -43,21 +43,29 @@ class ImportReport:
 
 
 def iter_inputs(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given, folders walked in name order (``.txt`` pages, ``.xml`` MODS)."""
+    """Files as given; folders walked in path order for legacy pages (``.txt``) and MODS (``.xml``).
+
+    Hidden files and folders are skipped, and a ``.txt`` beside an ``.xml`` of the same name is
+    that record's full text, not a page of its own.
+    """
     for path in paths:
+        path = Path(path)
         if path.is_dir():
-            yield from sorted(
+            found = (
                 p
                 for p in path.rglob("*")
                 if p.is_file()
-                and not p.name.startswith(".")
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
                 and (
                     p.suffix.lower() == ".xml"
                     or (p.suffix.lower() == ".txt" and not p.with_suffix(".xml").exists())
                 )
             )
-        else:
+            yield from sorted(found, key=lambda p: p.relative_to(path).parts)
+        elif path.exists():
             yield path
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
 
 
 def _is_xml(data: bytes) -> bool:

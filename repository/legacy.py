@@ -17,10 +17,8 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 from . import collections as library_collections
 from .mods import RECORD_ID, Article, Host, Name, Title
@@ -636,11 +634,6 @@ def parse_page(data: bytes, source: str) -> LegacyPage:
     )
 
 
-def read_page(path: Path) -> LegacyPage:
-    """Parse a page file, naming it by its path in errors."""
-    return parse_page(path.read_bytes(), str(path))
-
-
 # --------------------------------------------------------------------------- records
 
 
@@ -689,22 +682,3 @@ def to_article(page: LegacyPage, *, record_id: str, base_url: str, created: str)
         record_origin=RECORD_ORIGIN,
         cataloging_language="chi",
     )
-
-
-def iter_pages(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given (whatever their name), folders walked recursively in name order for ``.txt`` pages."""
-    for path in paths:
-        path = Path(path)
-        if path.is_dir():
-            found = (
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and p.suffix.lower() in PAGE_SUFFIXES
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-            yield from sorted(found, key=lambda p: p.relative_to(path).parts)
-        elif path.exists():
-            yield path
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")

@@ -141,3 +141,29 @@ def test_parallel_import_gives_the_same_store_as_a_serial_one(tmp_path: Path) ->
         )
         repo.close()
     assert results[0] == results[1] and len(results[0][0]) == 15  # 14 valid samples and the seed
+
+
+def test_inputs_are_walked_in_path_order_skipping_hidden_ones(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "z").mkdir(parents=True)
+    (tmp_path / ".hidden").mkdir()
+    for rel in [
+        "b/2.txt",
+        "b/1.txt",
+        "a/z/3.txt",
+        "a/0.TXT",
+        "a/x.xml",
+        "a/y.html",
+        ".hidden/h.txt",
+        "top.txt",
+    ]:
+        (tmp_path / rel).write_text("x", "utf-8")
+    explicit = tmp_path / "a" / "x.xml"
+    found = list(importer.iter_inputs([tmp_path, explicit]))
+    rel = [p.relative_to(tmp_path).as_posix() for p in found]
+    assert rel == ["a/0.TXT", "a/x.xml", "a/z/3.txt", "b/1.txt", "b/2.txt", "top.txt", "a/x.xml"]
+
+
+def test_a_missing_input_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        list(importer.iter_inputs([tmp_path / "nope"]))

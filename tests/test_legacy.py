@@ -10,6 +10,7 @@ import pytest
 from lxml import etree
 
 from repository import legacy
+from repository.importer import iter_inputs
 from repository.legacy import Author, LegacyPageError, parse_authors, parse_date, parse_page
 from repository.mods import MODS_NS, RECORD_ID, build_mods
 
@@ -742,36 +743,7 @@ def test_to_article_refuses_a_bad_record_id() -> None:
         legacy.to_article(load("bom.txt"), record_id="-bad id", base_url=BASE, created="2024-01-02")
 
 
-# --------------------------------------------------------------------------- iter_pages
-
-
-def test_iter_pages(tmp_path: Path) -> None:
-    (tmp_path / "b").mkdir()
-    (tmp_path / "a" / "z").mkdir(parents=True)
-    (tmp_path / ".hidden").mkdir()
-    for rel in [
-        "b/2.txt",
-        "b/1.txt",
-        "a/z/3.txt",
-        "a/0.TXT",
-        "a/x.xml",
-        "a/y.html",
-        ".hidden/h.txt",
-        "top.txt",
-    ]:
-        (tmp_path / rel).write_text("x", "utf-8")
-    explicit = tmp_path / "a" / "x.xml"
-    found = list(legacy.iter_pages([tmp_path, explicit]))
-    rel = [p.relative_to(tmp_path).as_posix() for p in found]
-    assert rel == ["a/0.TXT", "a/z/3.txt", "b/1.txt", "b/2.txt", "top.txt", "a/x.xml"]
-
-
-def test_iter_pages_missing_path(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
-        list(legacy.iter_pages([tmp_path / "nope"]))
-
-
 def test_all_fixture_pages_are_found() -> None:
-    names = [p.name for p in legacy.iter_pages([DATA])]
+    names = [p.name for p in iter_inputs([DATA])]
     assert names == sorted(names)
     assert set(GOOD_FILES) | {e[0] for e in ERRORS} <= set(names)
