@@ -22,6 +22,7 @@ from ..config import instance_secret
 from ..mods import read_article
 from ..service import Repository
 from ..sets import sets_for
+from ..store import PageRow
 from ..xmlio import parse as parse_xml
 from ..xmlio import strip_declaration
 from .protocol import OAIError, Request, echoable_uri, parse, window
@@ -74,6 +75,7 @@ class Provider:
         self.tokens = TokenCodec(instance_secret(repo.instance), self.settings.oai_token_hours)
         self.stylesheet_url = stylesheet_url
         self.prefix = f"oai:{self.settings.oai_identifier}:"
+        self._prefix_text = text(self.prefix)
         self._verbs: dict[str, Callable[[Request, str], list[bytes]]] = {
             "Identify": self.identify,
             "ListMetadataFormats": self.list_metadata_formats,
@@ -128,10 +130,12 @@ class Provider:
         return fmt
 
     def _header(self, record_id: str, datestamp: str, deleted: bool, sets: list[str]) -> str:
+        # Record ids, set specs and datestamps are checked on the way in (RECORD_ID, slugs,
+        # UTC stamps) and hold nothing to escape; only the configured prefix is escaped.
         status = ' status="deleted"' if deleted else ""
-        specs = "".join(f"<setSpec>{text(s)}</setSpec>" for s in sets)
+        specs = "".join(f"<setSpec>{s}</setSpec>" for s in sets)
         return (
-            f"<header{status}><identifier>{text(self.prefix + record_id)}</identifier>"
+            f"<header{status}><identifier>{self._prefix_text}{record_id}</identifier>"
             f"<datestamp>{datestamp}</datestamp>{specs}</header>"
         )
 
@@ -258,14 +262,14 @@ class Provider:
             token = Token(verb, prefix, set_spec, lo, hi, bound, ("", ""), 0, total, 0)
             first = True
         size = self.settings.oai_page_size
-        page = self._page(token, size + 1)
+        with_metadata = verb == "ListRecords"
+        page = self._page(token, size + 1, with_metadata)
         if not page:
             if first:
                 raise OAIError("noRecordsMatch", "no records match the request")
             page = []
         more = len(page) > size
         page = page[:size]
-        with_metadata = verb == "ListRecords"
         body = [f"<{verb}>".encode()]
         body += self._items(page, token, with_metadata)
         cursor_after = token.cursor + len(page)
@@ -290,60 +294,38 @@ class Provider:
     def _set_exists(self, spec: str) -> bool:
         return collections.get(spec) is not None or spec in self.store.set_names()
 
-    def _page(self, token: Token, limit: int) -> list[_Item]:
-        current = self.store.list_page(
-            set_spec=token.set_spec, from_=token.from_, until=token.until,
-            bound_seq=token.bound, after=token.after, limit=limit,
+    def _page(self, token: Token, limit: int, with_metadata: bool) -> list[PageRow]:
+        rows = self.store.list_page(
+            set_spec=token.set_spec, from_=token.from_, until=token.until, bound_seq=token.bound,
+            after=token.after, limit=limit, fmt=token.prefix if with_metadata else None,
         )  # fmt: skip
-        items = [_Item(s.id, s.datestamp, s.deleted, s.collection, None, None) for s in current]
         for state, old in self.store.versions_as_of(token.bound):
+            # changed since the harvest began: it is served as it was then, in its sets of then
             key = (old.datestamp, state.id)
             if not (token.from_ <= old.datestamp <= token.until) or key <= token.after:
                 continue
-            # its sets as they were when the harvest began, not as they are now
             sets = sorted(sets_for(state.collection, read_article(parse_xml(old.xml).getroot())))
             if token.set_spec is not None and token.set_spec not in sets:
                 continue
-            items.append(
-                _Item(state.id, old.datestamp, old.action == "delete", state.collection, old.xml, sets)
-            )
-        items.sort(key=lambda i: (i.datestamp, i.id))
-        return items[:limit]
-
-    def _items(self, page: list[_Item], token: Token, with_metadata: bool) -> list[bytes]:
-        ids = [i.id for i in page]
-        sets = self.store.sets_of_many(ids)
-        contents = (
-            self.store.renderings_of([i.id for i in page if not i.deleted], token.prefix)
-            if with_metadata
-            else {}
-        )
-        out = []
-        for item in page:
-            specs = item.sets if item.sets is not None else sets.get(item.id, [])
-            header = self._header(item.id, item.datestamp, item.deleted, specs).encode()
-            if not with_metadata:
-                out.append(header)
-                continue
+            deleted = old.action == "delete"
             content = None
-            if not item.deleted:
-                if item.old_xml is not None:  # changed since the harvest began: serve it as it was then
-                    content = (
-                        item.old_xml
-                        if token.prefix == "mods"
-                        else self.repo.render(item.id, item.collection, item.old_xml, token.prefix)
-                    )
-                else:
-                    content = contents.get(item.id)
-            out.append(b"<record>" + header + self._metadata(content, token.prefix) + b"</record>")
+            if with_metadata and not deleted:
+                content = (
+                    old.xml
+                    if token.prefix == "mods"
+                    else self.repo.render(state.id, state.collection, old.xml, token.prefix)
+                )
+            rows.append(PageRow(state.id, old.datestamp, deleted, state.collection, content, sets))
+        rows.sort(key=lambda r: (r.datestamp, r.id))
+        return rows[:limit]
+
+    def _items(self, page: list[PageRow], token: Token, with_metadata: bool) -> list[bytes]:
+        out = []
+        for row in page:
+            header = self._header(row.id, row.datestamp, row.deleted, row.sets).encode()
+            if with_metadata:
+                content = None if row.deleted else row.content
+                out.append(b"<record>" + header + self._metadata(content, token.prefix) + b"</record>")
+            else:
+                out.append(header)
         return out
-
-
-@dataclass(frozen=True)
-class _Item:
-    id: str
-    datestamp: str
-    deleted: bool
-    collection: str
-    old_xml: bytes | None  # set when the record changed after the harvest's bound
-    sets: list[str] | None  # its sets at the bound, for such a record

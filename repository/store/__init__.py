@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from .base import Change, FileState, NotFound, RecordState, StaleVersion, Store, StoreError, Version
+from .base import Change, FileState, NotFound, PageRow, RecordState, StaleVersion, Store, StoreError, Version
 from .sqlite import SQLiteStore, utc_now
 
 __all__ = [
     "Change",
     "FileState",
     "NotFound",
+    "PageRow",
     "RecordState",
     "SQLiteStore",
     "StaleVersion",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class StoreError(Exception):
@@ -53,6 +53,17 @@ class RecordState:
     newspaper: str | None = None
     language: str | None = None
     seq: int = 0  # the store-wide change sequence of the record's last change
+
+
+class PageRow(NamedTuple):
+    """A record as a list response needs it: header fields, the rendering asked for, its sets."""
+
+    id: str
+    datestamp: str
+    deleted: bool
+    collection: str
+    content: bytes | None
+    sets: list[str]
 
 
 @dataclass(frozen=True)

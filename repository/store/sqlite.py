@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import Change, FileState, NotFound, RecordState, StaleVersion, StoreError, Version
+from .base import Change, FileState, NotFound, PageRow, RecordState, StaleVersion, StoreError, Version
 
 SCHEMA_VERSION = 1
 
@@ -392,28 +392,55 @@ class SQLiteStore:
         bound_seq: int,
         after: tuple[str, str] | None,
         limit: int,
-    ) -> list[RecordState]:
-        """Records unchanged since the harvest began (``seq <= bound_seq``), in (datestamp, id) order.
+        fmt: str | None = None,
+    ) -> list[PageRow]:
+        """One page of records unchanged since the harvest began (``seq <= bound_seq``).
 
-        Keyset paging: the cost of a page does not depend on how deep it is.
+        Keyset paging in (datestamp, id) order, each page a seek in the (datestamp, id)
+        index: the rest of the datestamp the last page ended in, then the datestamps
+        after it. (SQLite does not seek on a row-value comparison mixed with other bounds
+        on the same column, and a scan from the start would make page cost grow with
+        depth.) The rendering in ``fmt`` and the set memberships come in the same query.
         """
-        after = after or ("", "")
-        cols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLUMNS.split(","))
-        if set_spec is None:
-            sql = (
-                f"SELECT {cols} FROM records r WHERE r.datestamp >= ? AND r.datestamp <= ?"
-                " AND (r.datestamp, r.id) > (?, ?) AND r.seq <= ? ORDER BY r.datestamp, r.id LIMIT ?"
-            )
-            args = (from_, until, *after, bound_seq, limit)
+        if fmt is None:
+            content = "NULL"
+        elif fmt == "mods":
+            content = "(SELECT v.xml FROM versions v WHERE v.record_id = r.id AND v.version = r.version)"
         else:
-            sql = (
-                f"SELECT {cols} FROM memberships m JOIN records r ON r.id = m.record_id"
-                " WHERE m.set_spec = ? AND m.datestamp >= ? AND m.datestamp <= ?"
-                " AND (m.datestamp, m.record_id) > (?, ?) AND r.seq <= ?"
-                " ORDER BY m.datestamp, m.record_id LIMIT ?"
+            content = "(SELECT x.content FROM renderings x WHERE x.record_id = r.id AND x.format = :fmt)"
+        specs = "(SELECT group_concat(s.set_spec, ' ') FROM memberships s WHERE s.record_id = r.id)"
+        cols = f"r.id, r.datestamp, r.deleted, r.collection, {content}, {specs}"
+        if set_spec is None:
+            source, ds, rid, extra = "records r", "r.datestamp", "r.id", ""
+        else:
+            source = "memberships m JOIN records r ON r.id = m.record_id"
+            ds, rid, extra = "m.datestamp", "m.record_id", " AND m.set_spec = :set"
+        args = {"fmt": fmt, "set": set_spec, "from": from_, "until": until, "bound": bound_seq, "n": limit}
+        parts = []
+        if after is not None and after[0]:
+            args["lds"], args["lid"] = after
+            parts.append(
+                f"SELECT {cols} FROM {source} WHERE {ds} = :lds AND {rid} > :lid AND r.seq <= :bound{extra}"
+                f" ORDER BY {ds}, {rid} LIMIT :n"
             )
-            args = (set_spec, from_, until, *after, bound_seq, limit)
-        return [_record(r) for r in self._conn().execute(sql, args)]
+            low = f"{ds} > :lds"
+        else:
+            low = f"{ds} >= :from"
+        parts.append(
+            f"SELECT {cols} FROM {source} WHERE {low} AND {ds} <= :until AND r.seq <= :bound{extra}"
+            f" ORDER BY {ds}, {rid} LIMIT :n"
+        )
+        conn = self._conn()
+        rows: list[PageRow] = []
+        for sql in parts:
+            for r in conn.execute(sql, args):
+                rows.append(
+                    PageRow(r[0], r[1], bool(r[2]), r[3], bytes(r[4]) if r[4] is not None else None,
+                            sorted(r[5].split(" ")) if r[5] else [])
+                )  # fmt: skip
+            if len(rows) >= limit:
+                break
+        return rows[:limit]
 
     def list_count(self, *, set_spec: str | None, from_: str, until: str) -> int:
         if set_spec is None:
