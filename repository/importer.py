@@ -51,16 +51,18 @@ def iter_inputs(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            found = (
-                p
-                for p in path.rglob("*")
-                if p.is_file()
-                and not any(part.startswith(".") for part in p.relative_to(path).parts)
-                and (
-                    p.suffix.lower() == ".xml"
-                    or (p.suffix.lower() == ".txt" and not p.with_suffix(".xml").exists())
-                )
-            )
+            found = []
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]
+                present = set(names)
+                for name in names:
+                    stem, dot, suffix = name.rpartition(".")
+                    suffix = suffix.lower() if dot else ""
+                    if name.startswith(".") or suffix not in ("xml", "txt"):
+                        continue
+                    if suffix == "txt" and (stem + ".xml") in present:
+                        continue  # the full text beside a record, not a page
+                    found.append(Path(folder, name))
             yield from sorted(found, key=lambda p: p.relative_to(path).parts)
         elif path.exists():
             yield path

@@ -78,6 +78,10 @@ _RECORD_COLUMNS = (
 _VERSION_COLUMNS = "record_id, version, xml, fulltext, digest, created, who, why, action, datestamp, seq"
 
 
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
 def utc_now() -> str:
     """Now, as an OAI-PMH datestamp (UTC, to the second)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -147,14 +151,10 @@ class SQLiteStore:
             return []
         conn = self._conn()
         now = utc_now()
-        states: list[RecordState] = []
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
-                for change in changes:
-                    seq += 1
-                    states.append(self._apply(conn, change, now, seq))
+                states = self._apply_all(conn, changes, now)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -163,63 +163,97 @@ class SQLiteStore:
                 raise
         return states
 
-    def _apply(self, conn: sqlite3.Connection, c: Change, now: str, seq: int) -> RecordState:
-        row = conn.execute(
-            "SELECT version, created, datestamp FROM records WHERE id = ?", (c.record_id,)
-        ).fetchone()
-        current = row[0] if row else 0
-        if current != c.expected_version:
-            raise StaleVersion(c.record_id, c.expected_version, current)
-        version = current + 1
-        created = row[1] if row else now
-        # A datestamp never goes backwards for a record, even if the clock does.
-        datestamp = max(now, row[2]) if row else now
-        # ``seq``, the change sequence, orders every change ever made; OAI-PMH uses it
-        # to give a harvest a consistent snapshot (see repository.oai).
-        deleted = c.action == "delete"
-        conn.execute(
-            f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (c.record_id, version, c.xml, c.fulltext, c.digest, now, c.who, c.why, c.action, datestamp, seq),
-        )
-        s = c.summary
-        state = RecordState(
-            c.record_id, c.collection, version, datestamp, deleted, c.digest, created,
-            s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"), seq,
-        )  # fmt: skip
-        conn.execute(
-            f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                state.id, state.collection, state.version, state.datestamp, int(state.deleted), state.digest,
-                state.created, state.title, state.date_issued, state.newspaper, state.language, state.seq,
-            ),
-        )  # fmt: skip
-        if row:
-            conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
-        conn.executemany(
-            "INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)",
-            [(c.record_id, fmt, content) for fmt, content in c.renderings.items()],
-        )
-        if deleted:
-            # A deleted record keeps its set memberships: OAI-PMH serves its
-            # deleted header in the sets it belonged to, for ever.
-            conn.execute("UPDATE memberships SET datestamp = ? WHERE record_id = ?", (datestamp, c.record_id))
-        else:
-            if row:
-                conn.execute("DELETE FROM memberships WHERE record_id = ?", (c.record_id,))
-            conn.executemany(
-                "INSERT INTO memberships (set_spec, datestamp, record_id) VALUES (?, ?, ?)",
-                [(spec, datestamp, c.record_id) for spec in c.sets],
-            )
-            known = self._sets_known(conn)
-            new_sets = [(spec, name) for spec, name in c.sets.items() if known.get(spec) != name]
-            if new_sets:
-                conn.executemany(
-                    "INSERT INTO sets (spec, name) VALUES (?, ?)"
-                    " ON CONFLICT (spec) DO UPDATE SET name = excluded.name",
-                    new_sets,
+    def _apply_all(self, conn: sqlite3.Connection, changes: list[Change], now: str) -> list[RecordState]:
+        """Apply a batch: check every expected version, then write each table with one executemany.
+
+        A bulk import commits hundreds of records at a time; one statement per table instead
+        of several per record is most of what the store costs. A batch naming a record twice
+        is applied one change at a time, each seeing the one before.
+        """
+        ids = [c.record_id for c in changes]
+        if len(set(ids)) != len(ids):
+            states = []
+            for c in changes:
+                states += self._apply_all(conn, [c], now)
+            return states
+        current: dict[str, tuple[int, str, str]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, version, created, datestamp in conn.execute(
+                f"SELECT id, version, created, datestamp FROM records WHERE id IN ({marks})", chunk
+            ):
+                current[rid] = (version, created, datestamp)
+        seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+        versions, records, renderings, members, states = [], [], [], [], []
+        for c in changes:
+            # ``seq``, the change sequence, orders every change ever made; OAI-PMH uses it
+            # to give a harvest a consistent snapshot (see repository.oai).
+            seq += 1
+            version, created, previous = current.get(c.record_id, (0, now, now))
+            if version != c.expected_version:
+                raise StaleVersion(c.record_id, c.expected_version, version)
+            # A datestamp never goes backwards for a record, even if the clock does.
+            datestamp = max(now, previous)
+            deleted = c.action == "delete"
+            versions.append(
+                (
+                    c.record_id,
+                    version + 1,
+                    c.xml,
+                    c.fulltext,
+                    c.digest,
+                    now,
+                    c.who,
+                    c.why,
+                    c.action,
+                    datestamp,
+                    seq,
                 )
-                known.update(new_sets)
-        return state
+            )
+            s = c.summary
+            state = RecordState(
+                c.record_id, c.collection, version + 1, datestamp, deleted, c.digest, created,
+                s.get("title"), s.get("date_issued"), s.get("newspaper"), s.get("language"), seq,
+            )  # fmt: skip
+            states.append(state)
+            records.append(
+                (
+                    state.id, state.collection, state.version, state.datestamp, int(state.deleted),
+                    state.digest, state.created, state.title, state.date_issued, state.newspaper,
+                    state.language, state.seq,
+                )
+            )  # fmt: skip
+            if version:
+                conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
+            renderings += [(c.record_id, fmt, content) for fmt, content in c.renderings.items()]
+            if deleted:
+                # A deleted record keeps its set memberships: OAI-PMH serves its
+                # deleted header in the sets it belonged to, for ever.
+                conn.execute(
+                    "UPDATE memberships SET datestamp = ? WHERE record_id = ?", (datestamp, c.record_id)
+                )
+            else:
+                if version:
+                    conn.execute("DELETE FROM memberships WHERE record_id = ?", (c.record_id,))
+                members += [(spec, datestamp, c.record_id) for spec in c.sets]
+                self._save_set_names(conn, c.sets)
+        conn.executemany(f"INSERT INTO versions ({_VERSION_COLUMNS}) VALUES ({_marks(11)})", versions)
+        conn.executemany(f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) VALUES ({_marks(12)})", records)
+        conn.executemany("INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)", renderings)
+        conn.executemany("INSERT INTO memberships (set_spec, datestamp, record_id) VALUES (?, ?, ?)", members)
+        return states
+
+    def _save_set_names(self, conn: sqlite3.Connection, sets: dict[str, str]) -> None:
+        known = self._sets_known(conn)
+        new_sets = [(spec, name) for spec, name in sets.items() if known.get(spec) != name]
+        if new_sets:
+            conn.executemany(
+                "INSERT INTO sets (spec, name) VALUES (?, ?)"
+                " ON CONFLICT (spec) DO UPDATE SET name = excluded.name",
+                new_sets,
+            )
+            known.update(new_sets)
 
     def _sets_known(self, conn: sqlite3.Connection) -> dict[str, str]:
         """The set names already stored, so a save writes only the sets that are new."""
