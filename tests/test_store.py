@@ -109,3 +109,46 @@ def test_two_instances_side_by_side_do_not_share_anything(tmp_path) -> None:
     assert a.store.count() == 1 and b.store.count() == 0
     a.close()
     b.close()
+
+
+def test_list_counts_match_the_records_through_edits_deletes_and_restores(tmp_path, monkeypatch) -> None:
+    """completeListSize comes from per-second and per-day counts; they must equal a count of rows."""
+    import itertools
+
+    from factory import article, record_id
+
+    from repository.store import sqlite as sqlite_store
+
+    stamps = itertools.count()
+    monkeypatch.setattr(
+        sqlite_store, "utc_now", lambda: f"2024-01-{1 + next(stamps) // 5:02d}T{next(stamps) % 24:02d}:00:00Z"
+    )
+    repo = Repository(tmp_path / "inst")
+    papers = ["大连晚报", "大连日报", "半岛晨报"]
+    for i in range(12):
+        repo.save(repo.prepare(article(i, newspaper=papers[i % 3]), source="t"), 0, who="t", why="t")
+    repo.save(repo.prepare(article(3, newspaper="辽宁日报"), source="t"), 1, who="t", why="move paper")
+    repo.delete(record_id(4), who="t", why="t")
+    repo.delete(record_id(5), who="t", why="t")
+    repo.restore(record_id(5), who="t", why="t")
+    conn = repo.store._conn()
+    windows = [
+        ("", "9999-12-31T23:59:59Z"),
+        ("2024-01-02", "2024-01-04T23:59:59Z"),
+        ("2024-01-03T05:00:00Z", "2024-01-03T20:00:00Z"),
+        ("2024-01-01T00:00:00Z", "2024-01-09T00:00:00Z"),
+    ]
+    specs = [None, "media", "media:dalianwanbao", "media:liaoningribao", "old-photos"]
+    for (lo, hi), spec in itertools.product(windows, specs):
+        if spec is None:
+            expected = conn.execute(
+                "SELECT count(*) FROM records WHERE datestamp >= ? AND datestamp <= ?", (lo, hi)
+            ).fetchone()[0]
+        else:
+            expected = conn.execute(
+                "SELECT count(*) FROM memberships WHERE set_spec = ? AND datestamp >= ? AND datestamp <= ?",
+                (spec, lo, hi),
+            ).fetchone()[0]
+        assert repo.store.list_count(set_spec=spec, from_=lo, until=hi) == expected, (lo, hi, spec)
+    assert repo.store.list_count(set_spec=None, from_="", until="9999-12-31T23:59:59Z") == 12
+    repo.close()

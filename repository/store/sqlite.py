@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,14 @@ CREATE TABLE IF NOT EXISTS memberships (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS memberships_by_record ON memberships (record_id);
 CREATE TABLE IF NOT EXISTS sets (spec TEXT PRIMARY KEY, name TEXT NOT NULL) WITHOUT ROWID;
+-- How many records (deleted ones included) each set has per datestamp second and per day
+-- ('' is the whole repository): completeListSize for any window without counting rows.
+CREATE TABLE IF NOT EXISTS second_counts (
+    set_spec TEXT NOT NULL, datestamp TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (set_spec, datestamp)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS day_counts (
+    set_spec TEXT NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (set_spec, day)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS working_copy (
     record_id TEXT PRIMARY KEY, path TEXT NOT NULL, version INTEGER NOT NULL,
     stat TEXT NOT NULL, digest TEXT NOT NULL
@@ -119,6 +128,23 @@ class SQLiteStore:
             conn.execute(
                 "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
+            if conn.execute("SELECT 1 FROM meta WHERE key = 'counts'").fetchone() is None:
+                self._rebuild_counts(conn)
+
+    @staticmethod
+    def _rebuild_counts(conn: sqlite3.Connection) -> None:
+        """Derive the datestamp counts from the records (for stores made before they existed)."""
+        conn.execute("DELETE FROM second_counts")
+        conn.execute("DELETE FROM day_counts")
+        conn.execute(
+            "INSERT INTO second_counts SELECT '', datestamp, count(*) FROM records GROUP BY datestamp"
+            " UNION ALL SELECT set_spec, datestamp, count(*) FROM memberships GROUP BY set_spec, datestamp"
+        )
+        conn.execute(
+            "INSERT INTO day_counts SELECT set_spec, substr(datestamp, 1, 10), sum(n) FROM second_counts"
+            " GROUP BY set_spec, substr(datestamp, 1, 10)"
+        )
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('counts', '1')")
 
     # ------------------------------------------------------------------ plumbing
     def _conn(self) -> sqlite3.Connection:
@@ -186,6 +212,7 @@ class SQLiteStore:
                 current[rid] = (version, created, datestamp)
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
         versions, records, renderings, members, states = [], [], [], [], []
+        counts: Counter[tuple[str, str]] = Counter()  # (set spec, datestamp) → change in records
         for c in changes:
             # ``seq``, the change sequence, orders every change ever made; OAI-PMH uses it
             # to give a harvest a consistent snapshot (see repository.oai).
@@ -226,6 +253,13 @@ class SQLiteStore:
             )  # fmt: skip
             if version:
                 conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
+                old_sets = [r[0] for r in conn.execute(
+                    "SELECT set_spec FROM memberships WHERE record_id = ?", (c.record_id,)
+                )]  # fmt: skip
+                for spec in ("", *old_sets):
+                    counts[(spec, previous)] -= 1
+            for spec in ("", *(old_sets if deleted and version else c.sets)):
+                counts[(spec, datestamp)] += 1
             renderings += [(c.record_id, fmt, content) for fmt, content in c.renderings.items()]
             if deleted:
                 # A deleted record keeps its set memberships: OAI-PMH serves its
@@ -242,7 +276,24 @@ class SQLiteStore:
         conn.executemany(f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) VALUES ({_marks(12)})", records)
         conn.executemany("INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)", renderings)
         conn.executemany("INSERT INTO memberships (set_spec, datestamp, record_id) VALUES (?, ?, ?)", members)
+        self._count(conn, counts)
         return states
+
+    @staticmethod
+    def _count(conn: sqlite3.Connection, counts: Counter[tuple[str, str]]) -> None:
+        days: Counter[tuple[str, str]] = Counter()
+        for (spec, stamp), n in counts.items():
+            days[(spec, stamp[:10])] += n
+        conn.executemany(
+            "INSERT INTO second_counts (set_spec, datestamp, n) VALUES (?, ?, ?)"
+            " ON CONFLICT (set_spec, datestamp) DO UPDATE SET n = n + excluded.n",
+            [(spec, stamp, n) for (spec, stamp), n in counts.items() if n],
+        )
+        conn.executemany(
+            "INSERT INTO day_counts (set_spec, day, n) VALUES (?, ?, ?)"
+            " ON CONFLICT (set_spec, day) DO UPDATE SET n = n + excluded.n",
+            [(spec, day, n) for (spec, day), n in days.items() if n],
+        )
 
     def _save_set_names(self, conn: sqlite3.Connection, sets: dict[str, str]) -> None:
         known = self._sets_known(conn)
@@ -482,12 +533,32 @@ class SQLiteStore:
         return rows[:limit]
 
     def list_count(self, *, set_spec: str | None, from_: str, until: str) -> int:
-        if set_spec is None:
-            sql, args = "SELECT count(*) FROM records WHERE datestamp >= ? AND datestamp <= ?", (from_, until)
-        else:
-            sql = "SELECT count(*) FROM memberships WHERE set_spec = ? AND datestamp >= ? AND datestamp <= ?"
-            args = (set_spec, from_, until)
-        return self._conn().execute(sql, args).fetchone()[0]
+        """Records (deleted included) of a set with a datestamp in [from_, until].
+
+        Whole days come from the per-day counts and only the two edge days from the
+        per-second ones, so the cost depends on the window's length in days, not on how
+        many records it holds.
+        """
+        conn = self._conn()
+        spec = set_spec or ""
+
+        def seconds(lo: str, hi: str) -> int:
+            return conn.execute(
+                "SELECT coalesce(sum(n), 0) FROM second_counts WHERE set_spec = ? AND datestamp >= ?"
+                " AND datestamp <= ?",
+                (spec, lo, hi),
+            ).fetchone()[0]
+
+        lo_day, hi_day = from_[:10], until[:10]
+        if lo_day == hi_day:
+            return seconds(from_, until)
+        total = seconds(from_, f"{lo_day}T23:59:59Z") if from_ else 0
+        total += seconds(f"{hi_day}T00:00:00Z", until)
+        total += conn.execute(
+            "SELECT coalesce(sum(n), 0) FROM day_counts WHERE set_spec = ? AND day > ? AND day < ?",
+            (spec, lo_day if from_ else "", hi_day),
+        ).fetchone()[0]
+        return total
 
     def versions_as_of(self, bound_seq: int) -> list[tuple[RecordState, Version]]:
         """Records changed since ``bound_seq`` that existed before it, with the version they had then.
