@@ -111,7 +111,20 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
     docs = repo.split(data, source)
     # A single record may carry its full text beside it, as records/ does (<id>.xml + <id>.txt).
     beside = path.with_suffix(".txt")
-    fulltext = beside.read_text(encoding="utf-8") if len(docs) == 1 and beside.is_file() else None
+    try:
+        fulltext = beside.read_bytes().decode("utf-8") if len(docs) == 1 and beside.is_file() else None
+    except UnicodeDecodeError as exc:
+        raise Invalid(
+            [
+                Problem(
+                    f"the full text is not UTF-8 ({exc.reason} at byte {exc.start})",
+                    None,
+                    None,
+                    "io",
+                    str(beside),
+                )
+            ]
+        ) from None
     prepared = []
     problems: list[Problem] = []
     for i, (doc, tree) in enumerate(docs, 1):
@@ -201,7 +214,7 @@ def _worker_prepare(
 
 
 def default_workers() -> int:
-    """One preparing process per core beyond the committing one; none on a single core."""
+    """One preparing process per core (the committing process mostly waits for them); none on one core."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return cores if cores > 1 else 0
 

@@ -121,7 +121,7 @@ def _remove(path: Path) -> None:
 
 def _read(f: _File) -> tuple[bytes, str | None]:
     xml = f.xml_path.read_bytes()
-    fulltext = f.txt_path.read_text(encoding="utf-8") if f.txt_path.exists() else None
+    fulltext = f.txt_path.read_bytes().decode("utf-8") if f.txt_path.exists() else None
     return xml, fulltext
 
 
@@ -162,7 +162,14 @@ def sync(
             if cur and cur[0] == st.version:
                 report.unchanged += 1
             continue  # unchanged file; a newer store version is written back below
-        xml, fulltext = _read(f)
+        try:
+            xml, fulltext = _read(f)
+        except (OSError, UnicodeDecodeError) as exc:
+            why = f"{exc.reason} at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else exc.strerror
+            report.problems.append(
+                Problem(f"cannot read the record's files: {why}", source=_rel(root, f), rule="io")
+            )
+            continue
         digest = digest_of(xml, fulltext)
         if st and digest == st.digest:
             new_states.append(FileState(f.record_id, st.path, st.version, f.stat, digest))

@@ -141,3 +141,17 @@ def test_a_fresh_instance_adopts_an_existing_working_copy(repo, tree: Path, tmp_
     other = Repository(tmp_path / "second")
     assert sync(other, tree).created == [RID]
     other.close()
+
+
+def test_a_full_text_that_is_not_utf8_is_reported_not_fatal(repo, tree: Path) -> None:
+    (tree / "media" / f"{RID}.txt").write_bytes("全文".encode("gb18030"))
+    report = sync(repo, tree)
+    assert report.failed and report.problems[0].source == f"media/{RID}.xml"
+    assert "cannot read" in report.problems[0].message
+    assert repo.store.get(RID) is None
+
+
+def test_full_text_line_endings_are_kept(repo, tree: Path) -> None:
+    (tree / "media" / f"{RID}.txt").write_bytes("第一行\r\n第二行\r\n".encode())
+    sync(repo, tree)
+    assert repo.store.version(RID).fulltext == "第一行\r\n第二行\r\n"

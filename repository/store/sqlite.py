@@ -19,7 +19,7 @@ from pathlib import Path
 from .base import Change, FileState, NotFound, PageRow, RecordState, StaleVersion, StoreError, Version
 
 SCHEMA_VERSION = 1
-MMAP_BYTES = 4 * 1024**3
+MMAP_BYTES = 256 * 1024**2  # mapped pages count in RSS: enough for the hot part of a harvest
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
