@@ -161,7 +161,7 @@ class SQLiteStore:
             # Reads (harvests, pages) go through memory-mapped I/O instead of a read()
             # per database page; SQLite falls back to read() where mmap is unavailable.
             conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache per connection
+            conn.execute("PRAGMA cache_size=-8192")  # 8 MiB of page cache per connection (one per thread)
             self._local.conn = conn
         return conn
 
