@@ -8,21 +8,27 @@ benchmark checks those claims at N = 100,000 and 1,000,000 records:
 
 1. build (or reuse from ``bench/out/oai-N/``) an instance of N synthetic articles with
    :mod:`oai_load` (fast: it **bypasses validation**, which ``bench_import.py`` measures);
-2. full harvests, page size 100, of ``oai_dc`` and ``mods``: in process
-   (:meth:`Provider.respond` following tokens) and over HTTP (``create_app`` under waitress
-   in a child process, one keep-alive ``http.client`` harvester parsing each page with lxml;
-   at the smallest N also Sickle, and the same loop asking for gzip), with the server's
-   peak RSS; against a baseline (the ``oaipmh`` package's ``BatchingServer`` over the same
-   records in memory) and a ceiling (concatenating the stored renderings straight from SQLite);
-3. latency of page 1, page 2 and page K (the last: 1,000 at 100k, 10,000 at 1M) in process and
-   over HTTP, from tokens built with the instance's own key;
+2. page time by depth (5 pages at each of 11 evenly spaced offsets), then full harvests, page
+   size 100, of ``oai_dc`` and ``mods``: in process (:meth:`Provider.respond` following tokens)
+   and over HTTP (``create_app`` under waitress in a child process, one keep-alive
+   ``http.client`` harvester parsing each page with lxml; at the smallest N also Sickle, and the
+   same loop asking for gzip), with the server's peak memory; against a baseline (the ``oaipmh``
+   package's ``BatchingServer`` over the same records in memory) and a ceiling (the stored
+   renderings joined straight from SQLite). A harvest still running after ``--harvest-budget``
+   seconds stops and is reported as partial, the depth samples projecting the rest;
+3. latency of page 1, page 2, page K (the last: 1,000 at 100k, 10,000 at 1M) and the page
+   that ends the largest same-second datestamp group, in process and over HTTP, from tokens
+   built with the instance's own key;
 4. a markdown report (``bench/out/oai.md``, ``oai.json``) and, at 100k, a cProfile of the
    in-process harvest (``bench/out/oai-profile.txt``).
+
+``repository/`` is copied at the start and imported from the copy by this process and every
+server it starts, because others edit it while benchmarks run (see :func:`_code_snapshot`).
 
 Usage (from the project root)::
 
     python bench/bench_oai.py                      # N = 100,000 and 1,000,000
-    python bench/bench_oai.py --n 5000             # quick check (~1 minute)
+    python bench/bench_oai.py --n 5000             # quick check (~20 s)
     python bench/bench_oai.py --n 100000 --keep    # keep bench/out/oai-100000/ for the next run
 
 Instances are deleted at the end unless ``--keep``; a kept one is reused by the next run

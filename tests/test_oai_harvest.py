@@ -218,3 +218,36 @@ def test_a_harvest_survives_a_server_restart(server, tmp_path: Path) -> None:
     rest = etree.fromstring(body).findall(".//{http://www.openarchives.org/OAI/2.0/}identifier")
     assert rest and not {e.text for e in rest} & set(first)
     restarted.close()
+
+
+def test_records_edited_during_a_harvest_are_parsed_only_for_their_own_page(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A page looks only at the changed records whose old position falls inside it."""
+    import re
+
+    from repository.oai import provider as provider_module
+    from repository.oai.provider import Provider
+
+    monkeypatch.setattr(sqlite_store, "utc_now", Clock())
+    repo = Repository(tmp_path / "inst", settings=Settings(base_url="http://127.0.0.1", oai_page_size=5))
+    for i in range(60):
+        repo.save(repo.prepare(article(i), source=f"t{i}"), 0, who="t", why="t")
+    p = Provider(repo)
+    first = p.respond([("verb", "ListIdentifiers"), ("metadataPrefix", "oai_dc")], "http://x/oai")
+    token = re.search(rb"<resumptionToken[^>]*>([^<]+)<", first).group(1).decode()
+    for i in range(10, 60):  # edit every record not yet delivered
+        v = repo.store.version(record_id(i))
+        repo.save(
+            repo.prepare(v.xml.replace(b"</title>", b" (ed.)</title>", 1), source="e"),
+            v.version,
+            who="t",
+            why="e",
+        )
+    parsed = []
+    real = provider_module.read_article
+    monkeypatch.setattr(provider_module, "read_article", lambda root: parsed.append(1) or real(root))
+    page = p.respond([("verb", "ListIdentifiers"), ("resumptionToken", token)], "http://x/oai")
+    assert page.count(b"<header>") == 5
+    assert len(parsed) <= 6, f"{len(parsed)} old versions parsed for one page of 5"
+    repo.close()

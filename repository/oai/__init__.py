@@ -13,7 +13,7 @@ bp = Blueprint("oai", __name__, static_folder="static", static_url_path="/oai/st
 __all__ = ["FORMATS", "Provider", "bp"]
 
 
-def provider() -> Provider:
+def current_provider() -> Provider:
     p = current_app.extensions.get("oai")
     if p is None:
         p = current_app.extensions["oai"] = Provider(
@@ -25,7 +25,7 @@ def provider() -> Provider:
 @bp.route("/oai", methods=["GET", "POST"])
 def endpoint() -> Response:
     pairs = list((request.form if request.method == "POST" else request.args).items(multi=True))
-    body = provider().respond(pairs, request.base_url)
+    body = current_provider().respond(pairs, request.base_url)
     headers = {"Vary": "Accept-Encoding"}
     if request.accept_encodings.quality("gzip") > 0 and len(body) > 1024:
         body = gzip.compress(body, compresslevel=5)

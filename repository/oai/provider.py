@@ -299,11 +299,19 @@ class Provider:
             set_spec=token.set_spec, from_=token.from_, until=token.until, bound_seq=token.bound,
             after=token.after, limit=limit, fmt=token.prefix if with_metadata else None,
         )  # fmt: skip
-        for state, old in self.store.versions_as_of(token.bound):
-            # changed since the harvest began: it is served as it was then, in its sets of then
-            key = (old.datestamp, state.id)
-            if not (token.from_ <= old.datestamp <= token.until) or key <= token.after:
-                continue
+        # Records changed since the harvest began are served as they were then, in their sets
+        # of then. Only those whose old key falls inside this page are parsed: candidates are
+        # taken in key order and the walk stops at the page's last key.
+        candidates = sorted(
+            ((old.datestamp, state.id), state, old)
+            for state, old in self.store.versions_as_of(token.bound)
+            if token.from_ <= old.datestamp <= token.until and (old.datestamp, state.id) > token.after
+        )
+        for key, state, old in candidates:
+            if len(rows) >= limit:
+                rows.sort(key=lambda r: (r.datestamp, r.id))
+                if key > (rows[limit - 1].datestamp, rows[limit - 1].id):
+                    break
             sets = sorted(sets_for(state.collection, read_article(parse_xml(old.xml).getroot())))
             if token.set_spec is not None and token.set_spec not in sets:
                 continue

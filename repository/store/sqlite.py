@@ -523,6 +523,7 @@ class SQLiteStore:
         conn = self._conn()
         rows: list[PageRow] = []
         for sql in parts:
+            args["n"] = limit - len(rows)
             for r in conn.execute(sql, args):
                 rows.append(
                     PageRow(r[0], r[1], bool(r[2]), r[3], bytes(r[4]) if r[4] is not None else None,
@@ -566,18 +567,19 @@ class SQLiteStore:
         A harvest delivers these as they were when it began, so that an edit
         made during a harvest neither drops a record from it nor repeats one.
         """
-        conn = self._conn()
+        rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLUMNS.split(","))
+        vcols = ", ".join(f"v.{c.strip()}" for c in _VERSION_COLUMNS.split(","))
+        sql = (
+            f"SELECT {rcols}, {vcols} FROM records r JOIN versions v ON v.record_id = r.id"
+            " AND v.version = (SELECT max(w.version) FROM versions w"
+            " WHERE w.record_id = r.id AND w.seq <= :b)"
+            " WHERE r.seq > :b"
+        )
+        n = len(_RECORD_COLUMNS.split(","))
         out = []
-        sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE seq > ?"
-        changed = conn.execute(sql, (bound_seq,)).fetchall()
-        for row in changed:
-            old = conn.execute(
-                f"SELECT {_VERSION_COLUMNS} FROM versions WHERE record_id = ? AND seq <= ?"
-                " ORDER BY version DESC LIMIT 1",
-                (row[0], bound_seq),
-            ).fetchone()
-            if old is not None:
-                out.append((_record(row), Version(*old[:2], bytes(old[2]), *old[3:])))
+        for row in self._conn().execute(sql, {"b": bound_seq}):
+            old = row[n:]
+            out.append((_record(row[:n]), Version(*old[:2], bytes(old[2]), *old[3:])))
         return out
 
     def renderings_of(self, record_ids: list[str], fmt: str) -> dict[str, bytes]:
