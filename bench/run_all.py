@@ -1,4 +1,4 @@
-"""Run every benchmark at its defaults (``make bench``) and print their tables together.
+"""Run every benchmark (import, sync, OAI-PMH) at its defaults (``make bench``) and print their tables.
 
 Each benchmark runs as its own process, so one's memory and caches do not
 colour the other's figures; their full reports are in ``bench/out/``.
@@ -21,7 +21,7 @@ from _common import BENCH, OUT, python  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description="Run the import and sync benchmarks and print their tables.")
+    ap = argparse.ArgumentParser(description="Run the import, sync and OAI-PMH benchmarks.")
     ap.add_argument(
         "--n", type=int, default=None, help="records per benchmark (default: each one's own, 100,000)"
     )
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             OUT / "import.md",
         ),
         ("sync", [str(BENCH / "bench_sync.py"), *common], OUT / "sync.md"),
+        # the OAI-PMH harvest at its defaults builds 100,000- and 1,000,000-record instances (~12 min)
+        ("oai", [str(BENCH / "bench_oai.py"), *(["--n", str(args.n)] if args.n else [])], OUT / "oai.md"),
     ]
     import subprocess
 
