@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
@@ -30,7 +30,6 @@ class Settings:
     oai_page_size: int = 100
     #: How long a resumption token stays valid (BASE asks for at least 23 h).
     oai_token_hours: int = 72
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, base_url: str | None = None) -> Settings:

@@ -275,10 +275,8 @@ def _commit_pending(
             except StaleVersion as exc:
                 report.conflicts.append(f"{item[2].xml_path}: {exc}")
                 conflicted.add(item[0].record_id)
-    root_rel = {}
     for (prepared, _, f, kind), state in done:
         getattr(report, kind).append(prepared.record_id)
-        root_rel[prepared.record_id] = f
         new_states.append(
             FileState(
                 prepared.record_id,

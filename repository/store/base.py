@@ -142,8 +142,45 @@ class Store(Protocol):
 
     def save_collections(self, rows: Iterable[dict]) -> None: ...
 
+    def recent(self, limit: int = 20, collection: str | None = None) -> list[RecordState]: ...
+
+    def counts_by_collection(self) -> dict[str, int]: ...
+
+    def collection_rows(self) -> list[dict]: ...
+
+    # the working copy
     def file_states(self) -> dict[str, FileState]: ...
 
     def save_file_states(self, states: Iterable[FileState], removed: Iterable[str] = ()) -> None: ...
+
+    def current_versions(self) -> dict[str, tuple[int, bool, str]]:
+        """record id → (version, deleted, collection), in one read."""
+
+    # OAI-PMH listing
+    def max_seq(self) -> int:
+        """The store-wide change sequence: a harvest's snapshot bound."""
+
+    def earliest_datestamp(self) -> str | None: ...
+
+    def list_page(
+        self,
+        *,
+        set_spec: str | None,
+        from_: str,
+        until: str,
+        bound_seq: int,
+        after: tuple[str, str] | None,
+        limit: int,
+        fmt: str | None = None,
+    ) -> list[PageRow]:
+        """Records with ``seq <= bound_seq`` after ``after``, in (datestamp, id) order, at any depth alike."""
+
+    def list_count(self, *, set_spec: str | None, from_: str, until: str) -> int: ...
+
+    def versions_as_of(self, bound_seq: int) -> list[tuple[RecordState, Version]]: ...
+
+    def renderings_of(self, record_ids: list[str], fmt: str) -> dict[str, bytes]: ...
+
+    def set_names(self) -> dict[str, str]: ...
 
     def close(self) -> None: ...

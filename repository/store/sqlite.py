@@ -595,17 +595,5 @@ class SQLiteStore:
         sql = f"SELECT record_id, content FROM renderings WHERE format = ? AND record_id IN ({marks})"
         return {r[0]: bytes(r[1]) for r in self._conn().execute(sql, (fmt, *record_ids))}
 
-    def sets_of_many(self, record_ids: list[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {rid: [] for rid in record_ids}
-        if not record_ids:
-            return out
-        marks = ",".join("?" * len(record_ids))
-        for rid, spec in self._conn().execute(
-            f"SELECT record_id, set_spec FROM memberships WHERE record_id IN ({marks}) ORDER BY set_spec",
-            record_ids,
-        ):
-            out[rid].append(spec)
-        return out
-
     def set_names(self) -> dict[str, str]:
         return dict(self._conn().execute("SELECT spec, name FROM sets ORDER BY spec"))
