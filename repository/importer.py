@@ -181,7 +181,7 @@ def _prepared_files(
             yield from done
 
 
-CHUNK = 64
+CHUNK = 128
 
 
 def _chunks(items: Iterator[Path], size: int) -> Iterator[list[Path]]:
@@ -210,7 +210,13 @@ def _worker_prepare(
     chunk: list[Path], collection: str | None
 ) -> list[tuple[Path, list[Prepared], list[Problem]]]:
     assert _worker_repo is not None
-    return [(path, *_prepare_one(_worker_repo, path, collection)) for path in chunk]
+    out = []
+    for path in chunk:
+        records, problems = _prepare_one(_worker_repo, path, collection)
+        for p in records:
+            p.article = None  # the committing process does not need the view: do not pickle it
+        out.append((path, records, problems))
+    return out
 
 
 def default_workers() -> int:

@@ -57,7 +57,7 @@ class Prepared:
     renderings: dict[str, bytes]
     sets: dict[str, str]
     summary: dict[str, str | None]
-    article: Article
+    article: Article | None  # the record view; import workers drop it before sending the record back
 
 
 def digest_of(xml: bytes, fulltext: str | None) -> str:
