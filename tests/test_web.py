@@ -40,3 +40,21 @@ def test_unknown_and_deleted_records(repo) -> None:
     assert client.get("/records/..%2Fetc").status_code == 404
     repo.delete(RID, who="t", why="t")
     assert client.get(f"/records/{RID}").status_code == 410
+
+
+def test_record_routes_never_fail_on_odd_identifiers(repo) -> None:
+    from urllib.parse import quote
+
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    client = _client(repo)
+    suffixes = ["", "/text", ".mods.xml", ".dc.xml"]
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.text(min_size=1, max_size=200), st.sampled_from(suffixes))
+    def probe(rid: str, suffix: str) -> None:
+        response = client.get(f"/records/{quote(rid, safe='')}{suffix}")
+        assert response.status_code in (200, 308, 404, 410), (rid, suffix, response.status_code)
+
+    probe()
