@@ -8,7 +8,11 @@ RECORDS  ?= records
 HOST     ?= 127.0.0.1
 PORT     ?= 5000
 
-.PHONY: run test install schemas load lint bench clean
+.PHONY: run test install schemas load lint bench clean system-deps
+
+# Debian tools the tests use as independent clients (rapper parses every RDF serialization).
+# Installed when missing and we are root (CI, a fresh machine); otherwise those tests say why they skip.
+DEBIAN_TOOLS := rapper:raptor2-utils
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +35,16 @@ run: load
 lint: install
 	$(PY) -m ruff check .
 
-test: schemas lint
+system-deps:
+	@for pair in $(DEBIAN_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
+	  if ! command -v $$tool >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing $$pkg (for $$tool)"; \
+	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg) >/dev/null; \
+	    else echo "note: $$tool ($$pkg) is not installed; the tests that need it will be skipped"; fi; \
+	  fi; done
+
+test: schemas lint system-deps
 	$(PY) -m pytest
 
 bench: schemas

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from .linkeddata import bp as linkeddata_bp
 from .oai import bp as oai_bp
 from .service import Repository
 from .web import bp as catalogue_bp
@@ -28,4 +29,5 @@ def create_app(repo: Repository | None = None, *, instance: Path | str | None = 
     app.extensions["repository"] = repo
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(oai_bp)
+    app.register_blueprint(linkeddata_bp)
     return app
