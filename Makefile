@@ -25,9 +25,10 @@ install: $(VENV)/.installed
 schemas: install
 	$(PY) -m repository schemas install --from $(SHARED)/schemas
 
-# Load the working copy (records/) into the instance's store.
+# Load the working copy (records/) into the instance's store. A refused file is reported and
+# left as it is; the server still starts with everything else (hence the leading '-').
 load: schemas
-	$(PY) -m repository --instance $(INSTANCE) sync --records $(RECORDS)
+	-$(PY) -m repository --instance $(INSTANCE) sync --records $(RECORDS)
 
 run: load
 	$(PY) -m repository --instance $(INSTANCE) serve --host $(HOST) --port $(PORT)
