@@ -30,4 +30,23 @@ def create_app(repo: Repository | None = None, *, instance: Path | str | None = 
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(oai_bp)
     app.register_blueprint(linkeddata_bp)
+    _open_graph(app, repo)
     return app
+
+
+def _open_graph(app: Flask, repo: Repository) -> None:
+    """Open the RDF graph store, bring it up to date, and have every commit keep it so.
+
+    One process can hold the store; a second app over the same instance (a test, a second
+    server) runs without it and says so, rather than failing to start.
+    """
+    from .linkeddata.graph import GraphStore, GraphUnavailable
+
+    try:
+        graph = GraphStore(repo)
+    except GraphUnavailable as exc:
+        app.logger.warning("%s; serving without the graph store", exc)
+        return
+    graph.ensure_current()
+    repo.listeners.append(graph.listen)
+    app.extensions["graph"] = graph

@@ -350,6 +350,36 @@ def export(ctx: click.Context, destination: Path, collection: str | None, single
     click.echo(f"exported {count} records to {destination}")
 
 
+@main.group()
+def rdf() -> None:
+    """The RDF graph store (derived from the records)."""
+
+
+@rdf.command("sync")
+@click.pass_context
+def rdf_sync(ctx: click.Context) -> None:
+    """Apply to the graph store every change made since it was last brought up to date."""
+    graph = _graph(ctx)
+    click.echo(f"{graph.catch_up()} records applied; {len(graph):,} quads")
+
+
+@rdf.command("rebuild")
+@click.pass_context
+def rdf_rebuild(ctx: click.Context) -> None:
+    """Recreate the graph store from the records, from scratch."""
+    graph = _graph(ctx)
+    click.echo(f"{graph.rebuild()} records loaded; {len(graph):,} quads")
+
+
+def _graph(ctx: click.Context):  # noqa: ANN202 - imported lazily: pyoxigraph loads a native store
+    from .linkeddata.graph import GraphStore, GraphUnavailable
+
+    try:
+        return GraphStore(_repo(ctx))
+    except GraphUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

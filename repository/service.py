@@ -98,6 +98,9 @@ class Repository:
         self.settings = settings or Settings.from_env(base_url)
         self.base_url = self.settings.base_url
         self.store = open_store(self.instance)
+        #: Called after every commit with the new states: derived stores outside the
+        #: database (the RDF graph) follow the records this way.
+        self.listeners: list[Callable[[list[RecordState]], None]] = []
         if read_only:
             return
         self.store.save_collections(
@@ -284,7 +287,13 @@ class Repository:
             )
             for p, expected in prepared
         ]
-        return self.store.commit(changes)
+        return self._commit(changes)
+
+    def _commit(self, changes: list[Change]) -> list[RecordState]:
+        states = self.store.commit(changes)
+        for listener in self.listeners:
+            listener(states)
+        return states
 
     def save(self, prepared: Prepared, expected_version: int, *, who: str, why: str) -> RecordState:
         return self.commit([(prepared, expected_version)], who=who, why=why)[0]
@@ -314,7 +323,7 @@ class Repository:
                 "language": state.language,
             },
         )
-        return self.store.commit([change])[0]
+        return self._commit([change])[0]
 
     def restore(
         self,

@@ -183,4 +183,8 @@ class Store(Protocol):
 
     def set_names(self) -> dict[str, str]: ...
 
+    # derived stores
+    def changed_since(self, seq: int, limit: int = 1000) -> list[tuple[str, str, bool, int, bytes]]:
+        """(id, collection, deleted, seq, current XML) of records changed after ``seq``, in change order."""
+
     def close(self) -> None: ...

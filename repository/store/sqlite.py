@@ -597,3 +597,15 @@ class SQLiteStore:
 
     def set_names(self) -> dict[str, str]:
         return dict(self._conn().execute("SELECT spec, name FROM sets ORDER BY spec"))
+
+    def changed_since(self, seq: int, limit: int = 1000) -> list[tuple[str, str, bool, int, bytes]]:
+        """(id, collection, deleted, seq, current XML) of records changed after ``seq``, in change order.
+
+        Derived stores (the RDF graph) follow the records with this: they remember the last
+        sequence number they applied and ask for what came after it.
+        """
+        sql = (
+            "SELECT r.id, r.collection, r.deleted, r.seq, v.xml FROM records r JOIN versions v"
+            " ON v.record_id = r.id AND v.version = r.version WHERE r.seq > ? ORDER BY r.seq LIMIT ?"
+        )
+        return [(r[0], r[1], bool(r[2]), r[3], bytes(r[4])) for r in self._conn().execute(sql, (seq, limit))]

@@ -1,0 +1,138 @@
+"""The records' RDF in an embedded, on-disk Oxigraph store (pyoxigraph).
+
+The graph is derived data. The triples about each article live in a named graph of their
+own, so a save replaces exactly them and a deletion clears them; what articles share
+(newspapers, issues, people, collections) lives once in a shared graph, so that queries,
+which see the union of all graphs as their default graph, never meet a triple twice.
+Shared resources stay when the last article naming them goes; a rebuild tidies them.
+
+The store remembers the last change sequence number it applied (``synced-seq`` beside
+it) and catches up from the record store's :meth:`changed_since` after every commit,
+when it is opened, and on demand; replaying a change is idempotent, so a crash between
+the two stores loses nothing. ``repository rdf rebuild`` recreates it from the records.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from ..mods import read_article
+from ..rdf import article_uri, collection_graph, record_graph, to_ntriples
+from ..service import Repository
+from ..store import RecordState
+from ..xmlio import parse
+
+BATCH = 500
+
+
+class GraphUnavailable(RuntimeError):
+    """The graph store cannot be opened (most often: another process has it open)."""
+
+
+class GraphStore:
+    def __init__(self, repo: Repository, path: Path | None = None):
+        self.repo = repo
+        self.path = Path(path or repo.instance / "graph")
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.store = ox.Store(str(self.path / "oxigraph"))
+        except OSError as exc:
+            raise GraphUnavailable(
+                f"cannot open the graph store {self.path}: {exc}"
+                " (is `repository serve` running on this instance?)"
+            ) from None
+        self._seq_file = self.path / "synced-seq"
+        self.shared = ox.NamedNode(f"{repo.base_url}/graph/shared")
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ following the records
+    def synced_seq(self) -> int:
+        try:
+            return int(self._seq_file.read_text().strip() or 0)
+        except FileNotFoundError:
+            return 0
+
+    def _set_synced(self, seq: int) -> None:
+        tmp = self._seq_file.with_suffix(".tmp")
+        with open(tmp, "w") as fh:
+            fh.write(str(seq))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self._seq_file)
+
+    def graph_name(self, record_id: str) -> ox.NamedNode:
+        return ox.NamedNode(f"{self.repo.base_url}/graph/{record_id}")
+
+    def catch_up(self) -> int:
+        """Apply every change since the last one applied; returns how many records changed."""
+        done = 0
+        with self._lock:
+            seq = self.synced_seq()
+            if seq == 0:
+                self._load_collections()
+            while batch := self.repo.store.changed_since(seq, BATCH):
+                for record_id, collection, deleted, _, xml in batch:
+                    name = self.graph_name(record_id)
+                    if self.store.contains_named_graph(name):
+                        self.store.remove_graph(name)
+                    if not deleted:
+                        own, shared = self._ntriples(record_id, collection, xml)
+                        self.store.load(own, ox.RdfFormat.N_TRIPLES, to_graph=name)
+                        self.store.load(shared, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
+                self.store.flush()
+                seq = batch[-1][3]
+                self._set_synced(seq)
+                done += len(batch)
+        return done
+
+    def _ntriples(self, record_id: str, collection: str, xml: bytes) -> tuple[bytes, bytes]:
+        """The record's triples as N-Triples: (about the article itself, about what it shares)."""
+        article = read_article(parse(xml, record_id).getroot())
+        if article.collection is None:
+            article.collection = collection
+        subject = f"<{article_uri(self.repo.base_url, record_id)}> ".encode()
+        own, shared = [], []
+        for line in to_ntriples(record_graph(record_id, article, self.repo.base_url)).splitlines(
+            keepends=True
+        ):
+            (own if line.startswith(subject) else shared).append(line)
+        return b"".join(own), b"".join(shared)
+
+    def _load_collections(self) -> None:
+        """The collections exist as resources even before they hold a record."""
+        from .. import collections
+
+        for c in collections.collections():
+            data = to_ntriples(collection_graph(c.code, self.repo.base_url))
+            self.store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
+
+    def ensure_current(self) -> None:
+        """Catch up if anything (another process: an import, a sync) committed since."""
+        if self.repo.store.max_seq() > self.synced_seq():
+            self.catch_up()
+
+    def listen(self, _states: list[RecordState]) -> None:
+        """A :attr:`Repository.listeners` callback: follow every commit at once."""
+        self.catch_up()
+
+    def rebuild(self) -> int:
+        """Recreate the graph from the records, from scratch."""
+        with self._lock:
+            self.store.clear()
+            self._set_synced(0)
+        return self.catch_up()
+
+    # ------------------------------------------------------------------ reading
+    def query(self, sparql: str):  # noqa: ANN201 - pyoxigraph's result types
+        return self.store.query(sparql, use_default_graph_as_union=True)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def close(self) -> None:
+        self.store.flush()
+        del self.store

@@ -1,0 +1,87 @@
+"""The graph store follows the records: saves, deletions and restores, and a rebuild from scratch."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import EXAMPLE, SEED
+from factory import article, record_id
+
+from repository import importer
+from repository.linkeddata.graph import GraphStore, GraphUnavailable
+
+AUTHOR_QUERY = """
+PREFIX schema: <http://schema.org/>
+SELECT ?article WHERE { ?article schema:author/schema:name "王晓"@zh-Hans } ORDER BY ?article
+"""
+
+
+def _articles(graph: GraphStore) -> list[str]:
+    return [s["article"].value.rsplit("/", 1)[1] for s in graph.query(AUTHOR_QUERY)]
+
+
+def test_saves_deletions_and_restores_reach_the_graph(repo) -> None:
+    graph = GraphStore(repo)
+    repo.listeners.append(graph.listen)
+    repo.save(repo.prepare(EXAMPLE.read_bytes(), source="x"), 0, who="t", why="t")
+    for i in range(3):
+        repo.save(repo.prepare(article(i), source="x"), 0, who="t", why="t")
+    assert _articles(graph) == ["media-2019-06-02-0001", record_id(0), record_id(1), record_id(2)]
+    repo.delete(record_id(1), who="t", why="t")
+    assert record_id(1) not in _articles(graph)
+    repo.restore(record_id(1), who="t", why="t")
+    assert record_id(1) in _articles(graph)
+    edited = repo.store.version(record_id(2)).xml.replace("王晓".encode(), "张伟".encode())
+    repo.save(repo.prepare(edited, source="x"), 1, who="t", why="author corrected")
+    assert record_id(2) not in _articles(graph)  # the old triples are gone, not just added to
+    assert graph.synced_seq() == repo.store.max_seq()
+
+
+def test_changes_made_elsewhere_are_caught_up_and_a_rebuild_gives_the_same_graph(repo) -> None:
+    graph = GraphStore(repo)
+    importer.import_paths(repo, [SEED, EXAMPLE])  # as a CLI import would: no listener
+    assert len(graph) == 0 or graph.synced_seq() < repo.store.max_seq()
+    graph.ensure_current()
+    incremental = sorted(str(q) for q in graph.store)
+    assert len(incremental) > 60 and _articles(graph) == ["media-2019-06-02-0001"]
+    graph.rebuild()
+    assert sorted(str(q) for q in graph.store) == incremental
+
+
+def test_a_second_opener_gets_a_clear_error(repo) -> None:
+    first = GraphStore(repo)
+    with pytest.raises(GraphUnavailable, match="graph store"):
+        GraphStore(repo)
+    first.close()
+
+
+def test_collections_are_resources_before_they_hold_records(repo) -> None:
+    graph = GraphStore(repo)
+    graph.catch_up()
+    rows = list(
+        graph.query(
+            "PREFIX dcterms: <http://purl.org/dc/terms/> SELECT ?t WHERE "
+            "{ <http://repo.test/id/collection/old-photos> dcterms:title ?t FILTER(lang(?t) = 'en') }"
+        )
+    )
+    assert [r["t"].value for r in rows] == ["Old Dalian Photographs"]
+
+
+def test_rdf_commands_and_the_app_keep_the_graph(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from repository.app import create_app
+    from repository.cli import main
+    from repository.service import Repository
+
+    instance = tmp_path / "inst"
+    runner = CliRunner()
+    assert runner.invoke(main, ["--instance", str(instance), "import", str(SEED)]).exit_code == 0
+    out = runner.invoke(main, ["--instance", str(instance), "rdf", "rebuild"])
+    assert out.exit_code == 0 and "1 records loaded" in out.output
+    repo = Repository(instance)
+    app = create_app(repo)  # opens the graph, catches up, follows every commit from now on
+    repo.save(repo.prepare(EXAMPLE.read_bytes(), source="x"), 0, who="t", why="t")
+    assert _articles(app.extensions["graph"]) == ["media-2019-06-02-0001"]
+    # while the app holds the graph, the CLI says why it cannot open it
+    busy = runner.invoke(main, ["--instance", str(instance), "rdf", "sync"])
+    assert busy.exit_code == 1 and "repository serve" in busy.output
