@@ -7,6 +7,7 @@ contributes a blueprint; this factory composes them and none reaches into anothe
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 from flask import Flask
@@ -47,6 +48,7 @@ def _open_graph(app: Flask, repo: Repository) -> None:
     except GraphUnavailable as exc:
         app.logger.warning("%s; serving without the graph store", exc)
         return
-    graph.ensure_current()
+    # A large backlog (a first start after a bulk import) must not hold up the server.
+    threading.Thread(target=graph.ensure_current, name="graph catch-up", daemon=True).start()
     repo.listeners.append(graph.listen)
     app.extensions["graph"] = graph

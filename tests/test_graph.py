@@ -79,7 +79,7 @@ def test_rdf_commands_and_the_app_keep_the_graph(tmp_path) -> None:
     out = runner.invoke(main, ["--instance", str(instance), "rdf", "rebuild"])
     assert out.exit_code == 0 and "1 records loaded" in out.output
     repo = Repository(instance)
-    app = create_app(repo)  # opens the graph, catches up, follows every commit from now on
+    app = create_app(repo)  # opens the graph, catches up (in the background), follows every commit
     repo.save(repo.prepare(EXAMPLE.read_bytes(), source="x"), 0, who="t", why="t")
     assert _articles(app.extensions["graph"]) == ["media-2019-06-02-0001"]
     # while the app holds the graph, the CLI says why it cannot open it
