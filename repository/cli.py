@@ -117,12 +117,12 @@ def import_cmd(
 ) -> None:
     """Import legacy pages (UTF-8 or GB18030) and MODS files or folders of them."""
     repo = _repo(ctx)
-    files = list(iter_inputs(paths))
+    total = sum(1 for _ in iter_inputs(paths))  # names only; the import below walks again, lazily
     if workers is None:
-        workers = default_workers() if len(files) >= PARALLEL_FROM else 0
-    with click.progressbar(length=len(files), label="importing", file=sys.stderr) as bar:
+        workers = default_workers() if total >= PARALLEL_FROM else 0
+    with click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
         report = run_import(
-            repo, files, collection=collection, who=_who(ctx), why=why, progress=bar.update, workers=workers
+            repo, paths, collection=collection, who=_who(ctx), why=why, progress=bar.update, workers=workers
         )
     _print_problems(report.problems)
     click.echo(

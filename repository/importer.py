@@ -51,23 +51,32 @@ def iter_inputs(paths: Iterable[Path]) -> Iterator[Path]:
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            found = []
-            for folder, dirs, names in os.walk(path):
-                dirs[:] = [d for d in dirs if not d.startswith(".")]
-                present = set(names)
-                for name in names:
-                    stem, dot, suffix = name.rpartition(".")
-                    suffix = suffix.lower() if dot else ""
-                    if name.startswith(".") or suffix not in ("xml", "txt"):
-                        continue
-                    if suffix == "txt" and (stem + ".xml") in present:
-                        continue  # the full text beside a record, not a page
-                    found.append(Path(folder, name))
-            yield from sorted(found, key=lambda p: p.relative_to(path).parts)
+            yield from _walk(path)
         elif path.exists():
             yield path
         else:
             raise FileNotFoundError(f"{path}: no such file or folder")
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """A folder's inputs in name order, files and subfolders together, one folder listed at a time.
+
+    Only the names of the folder being walked are held, so a million-record ``records/`` costs
+    its largest folder's name list, not a Path per file for the whole tree.
+    """
+    with os.scandir(folder) as it:
+        entries = sorted(((e.name, e.is_dir(follow_symlinks=False)) for e in it), key=lambda e: e[0])
+    present = {name for name, _ in entries}
+    for name, is_dir in entries:
+        if name.startswith("."):
+            continue
+        if is_dir:
+            yield from _walk(folder / name)
+            continue
+        stem, dot, suffix = name.rpartition(".")
+        suffix = suffix.lower() if dot else ""
+        if suffix == "xml" or (suffix == "txt" and (stem + ".xml") not in present):
+            yield folder / name
 
 
 def _is_xml(data: bytes) -> bool:
