@@ -30,6 +30,9 @@ class Settings:
     oai_page_size: int = 100
     #: How long a resumption token stays valid (BASE asks for at least 23 h).
     oai_token_hours: int = 72
+    #: The licence the metadata is published under (VoID, dcterms:license): the library decides;
+    #: CC0 is what national libraries commonly choose for catalogue metadata.
+    data_license: str = "http://creativecommons.org/publicdomain/zero/1.0/"
 
     @classmethod
     def from_env(cls, base_url: str | None = None) -> Settings:
@@ -40,6 +43,7 @@ class Settings:
             admin_email=os.environ.get("REPOSITORY_ADMIN_EMAIL", cls.admin_email),
             oai_page_size=_int("REPOSITORY_OAI_PAGE_SIZE", cls.oai_page_size),
             oai_token_hours=_int("REPOSITORY_OAI_TOKEN_HOURS", cls.oai_token_hours),
+            data_license=os.environ.get("REPOSITORY_DATA_LICENSE", cls.data_license),
         )
 
 
