@@ -12,7 +12,7 @@ PORT     ?= 5000
 
 # Debian tools the tests use as independent clients (rapper parses every RDF serialization).
 # Installed when missing and we are root (CI, a fresh machine); otherwise those tests say why they skip.
-DEBIAN_TOOLS := rapper:raptor2-utils
+DEBIAN_TOOLS := rapper:raptor2-utils roqet:rasqal-utils
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -33,6 +33,10 @@ class Settings:
     #: The licence the metadata is published under (VoID, dcterms:license): the library decides;
     #: CC0 is what national libraries commonly choose for catalogue metadata.
     data_license: str = "http://creativecommons.org/publicdomain/zero/1.0/"
+    #: SPARQL limits: seconds a query may run, rows (or triples) it may return, queries at once.
+    sparql_timeout: float = 10.0
+    sparql_rows: int = 10_000
+    sparql_concurrency: int = 2
 
     @classmethod
     def from_env(cls, base_url: str | None = None) -> Settings:
@@ -44,6 +48,9 @@ class Settings:
             oai_page_size=_int("REPOSITORY_OAI_PAGE_SIZE", cls.oai_page_size),
             oai_token_hours=_int("REPOSITORY_OAI_TOKEN_HOURS", cls.oai_token_hours),
             data_license=os.environ.get("REPOSITORY_DATA_LICENSE", cls.data_license),
+            sparql_timeout=float(os.environ.get("REPOSITORY_SPARQL_TIMEOUT", cls.sparql_timeout)),
+            sparql_rows=_int("REPOSITORY_SPARQL_ROWS", cls.sparql_rows),
+            sparql_concurrency=_int("REPOSITORY_SPARQL_CONCURRENCY", cls.sparql_concurrency),
         )
 
 

@@ -226,3 +226,138 @@ def void() -> Response:
     response = _serialize(g, _BY_TYPE[best])
     response.headers["Vary"] = "Accept"
     return response
+
+
+# --------------------------------------------------------------------------- SPARQL 1.1 Protocol
+EXAMPLES = [
+    (
+        "Articles per newspaper per year",
+        """PREFIX schema: <http://schema.org/>
+SELECT ?paper ?year (COUNT(?article) AS ?articles) WHERE {
+  ?article schema:isPartOf/schema:isPartOf ?p ; schema:datePublished ?date .
+  ?p schema:name ?paper .
+  BIND (SUBSTR(STR(?date), 1, 4) AS ?year)
+} GROUP BY ?paper ?year ORDER BY ?paper ?year""",
+    ),
+    (
+        "Everything one journalist wrote",
+        """PREFIX schema: <http://schema.org/>
+SELECT ?article ?headline ?date WHERE {
+  ?article schema:author/schema:name "吕丽"@zh-Hans ; schema:headline ?headline ; schema:datePublished ?date .
+} ORDER BY DESC(?date)""",
+    ),
+    (
+        "Articles mentioning a place",
+        """PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX schema: <http://schema.org/>
+SELECT ?article ?headline WHERE {
+  ?article schema:headline ?headline .
+  { ?article dcterms:spatial ?place } UNION { ?article dcterms:title ?place }
+  FILTER (CONTAINS(STR(?place), "金普"))
+} LIMIT 100""",
+    ),
+]
+
+
+def _sparql_service():  # noqa: ANN202 - SparqlService, imported lazily
+    from .sparql import Limits, SparqlService
+
+    service = current_app.extensions.get("sparql")
+    if service is None:
+        s = _repo().settings
+        limits = Limits(timeout=s.sparql_timeout, rows=s.sparql_rows, concurrency=s.sparql_concurrency)
+        service = current_app.extensions["sparql"] = SparqlService(_graph_store(), limits)
+    return service
+
+
+def _cors(response: Response) -> Response:
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    response.headers["Vary"] = "Accept"
+    return response
+
+
+def _sparql_error(status: int, message: str) -> Response:
+    return _cors(Response(message + "\n", status=status, content_type="text/plain; charset=utf-8"))
+
+
+@bp.route("/sparql", methods=["GET", "POST", "OPTIONS"])
+def sparql() -> Response:
+    """The SPARQL 1.1 Protocol query operation (GET, form POST, direct POST); CORS on this route only."""
+    from .sparql import QueryError
+
+    if request.method == "OPTIONS":
+        return _cors(Response(status=204, headers={
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Accept",
+            "Access-Control-Max-Age": "86400",
+        }))  # fmt: skip
+    defaults = request.args.getlist("default-graph-uri")
+    named = request.args.getlist("named-graph-uri")
+    if request.method == "GET":
+        queries = request.args.getlist("query")
+    elif request.mimetype == "application/x-www-form-urlencoded":
+        queries = request.form.getlist("query")
+        defaults += request.form.getlist("default-graph-uri")
+        named += request.form.getlist("named-graph-uri")
+    elif request.mimetype == "application/sparql-query":
+        charset = request.mimetype_params.get("charset", "utf-8").lower()
+        if charset not in ("utf-8", "utf8"):
+            return _sparql_error(400, f"a direct query must be sent in UTF-8, not {charset}")
+        try:
+            queries = [request.get_data().decode("utf-8")]
+        except UnicodeDecodeError:
+            return _sparql_error(400, "the query is not valid UTF-8")
+    else:
+        return _sparql_error(
+            415,
+            "send a query as GET ?query=, as a form (application/x-www-form-urlencoded)"
+            " or as application/sparql-query",
+        )
+    if not queries and request.method == "GET":
+        return _cors(Response(_query_page(), content_type="text/html; charset=utf-8"))
+    if len(queries) != 1:
+        return _sparql_error(400, f"exactly one query is needed, {len(queries)} were given")
+    accept = [mime for mime, quality in request.accept_mimetypes if quality > 0]
+    try:
+        media, body = _sparql_service().execute(
+            queries[0], default_graphs=defaults, named_graphs=named, accept=accept, base_iri=request.base_url
+        )
+    except QueryError as exc:
+        return _sparql_error(exc.status, exc.message)
+    charset = (
+        "; charset=utf-8" if media.startswith(("text/", "application/sparql", "application/json")) else ""
+    )
+    return _cors(Response(body, content_type=media + charset))
+
+
+def _query_page() -> str:
+    from markupsafe import escape
+
+    examples = "".join(
+        f'<li><a href="?query={escape(_quote(q))}">{escape(title)}</a><pre>{escape(q)}</pre></li>'
+        for title, q in EXAMPLES
+    )
+    first = escape(EXAMPLES[0][1])
+    return f"""<!doctype html><html lang="zh-Hans"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>SPARQL · 大连图书馆</title>
+<style>body{{font-family:sans-serif;max-width:60rem;margin:auto;padding:1rem;line-height:1.5}}
+textarea{{width:100%;height:14rem;font-family:monospace}}pre{{background:#f4f4f4;padding:.5rem;overflow:auto}}</style>
+</head><body><h1>SPARQL 1.1 <span lang="en">query service</span></h1>
+<form method="post" action=""><label for="query">查询 <span lang="en">Query</span></label>
+<textarea id="query" name="query">{first}</textarea>
+<label for="format">格式 <span lang="en">results as</span></label>
+<select id="format" onchange="this.form.setAttribute('data-accept', this.value)">
+<option>application/sparql-results+json</option></select>
+<button type="submit">运行 <span lang="en">Run</span></button></form>
+<h2>示例 <span lang="en">Examples</span></h2><ul>{examples}</ul>
+<p lang="en">Endpoint: <code>{escape(request.base_url)}</code> (GET <code>?query=</code>, POST form or
+<code>application/sparql-query</code>). Results in SPARQL JSON, XML, CSV or TSV; graphs in Turtle,
+N-Triples, RDF/XML or JSON-LD, by <code>Accept</code>. Limits: {_repo().settings.sparql_timeout:g} s,
+{_repo().settings.sparql_rows:,} rows, {_repo().settings.sparql_concurrency} queries at once.</p>
+</body></html>"""
+
+
+def _quote(q: str) -> str:
+    from urllib.parse import quote
+
+    return quote(q, safe="")

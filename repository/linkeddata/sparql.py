@@ -1,0 +1,226 @@
+"""SPARQL 1.1 queries with limits that hold: a time limit, a row limit, a bound on concurrency.
+
+pyoxigraph has no query timeout, and a query running in a thread cannot be stopped: it
+keeps a core busy after the client has given up. So queries run in a small pool of worker
+processes; one that exceeds the time limit is killed and replaced. Workers read a
+checkpoint of the graph store (:meth:`pyoxigraph.Store.backup`, hard links, cheap) taken
+when the graph has changed, never the live store, which only its one writer may open.
+
+Every limit is decided before a byte of the result is sent: a worker materialises the
+result (counting rows against the limit) and only then serialises it, so a stopped query
+gets an error status and message, never a 200 with a truncated body.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import shutil
+import threading
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from .graph import GraphStore
+
+#: result media type → (pyoxigraph format name, kind) for SELECT/ASK results and graphs.
+RESULT_TYPES = {
+    "application/sparql-results+json": ("JSON", "results"),
+    "application/json": ("JSON", "results"),
+    "application/sparql-results+xml": ("XML", "results"),
+    "application/xml": ("XML", "results"),
+    "text/csv": ("CSV", "results"),
+    "text/tab-separated-values": ("TSV", "results"),
+}
+GRAPH_TYPES = {
+    "text/turtle": "TURTLE",
+    "application/n-triples": "N_TRIPLES",
+    "application/rdf+xml": "RDF_XML",
+    "application/ld+json": "JSON_LD",
+}
+
+
+class QueryError(Exception):
+    """A query refused or stopped: an HTTP status and a message for the client."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout: float = 10.0
+    rows: int = 10_000
+    concurrency: int = 2
+
+
+# --------------------------------------------------------------------------- the worker process
+def _worker(conn: Connection) -> None:  # pragma: no cover - runs in a child process
+    import pyoxigraph as ox
+
+    stores: dict[str, ox.Store] = {}
+    while True:
+        try:
+            task = conn.recv()
+        except EOFError:
+            return
+        try:
+            conn.send(("ok", *_run(ox, stores, **task)))
+        except QueryError as exc:
+            conn.send(("error", exc.status, exc.message))
+        except SyntaxError as exc:
+            conn.send(("error", 400, f"query syntax error: {exc}"))
+        except Exception as exc:  # noqa: BLE001 - the worker must answer, whatever happened
+            conn.send(("error", 500, f"query failed: {exc}"))
+
+
+def _run(
+    ox,
+    stores: dict,
+    *,
+    snapshot: str,
+    query: str,
+    default_graphs: list[str],
+    named_graphs: list[str],
+    accept: list[str],
+    rows: int,
+    base_iri: str,
+):  # noqa: ANN001, ANN202
+    store = stores.get(snapshot)
+    if store is None:
+        stores.clear()  # an older snapshot is not needed any more
+        store = stores[snapshot] = ox.Store.read_only(snapshot)
+    kwargs: dict = {"base_iri": base_iri}
+    if default_graphs or named_graphs:
+        kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs] or ox.DefaultGraph()
+        kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+    else:
+        kwargs["use_default_graph_as_union"] = True
+    result = store.query(query, **kwargs)
+    if isinstance(result, ox.QueryBoolean):
+        media = _choose(
+            accept,
+            [
+                "application/sparql-results+json",
+                "application/sparql-results+xml",
+                "application/json",
+                "application/xml",
+            ],
+        )
+        return media, result.serialize(format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media][0]))
+    if isinstance(result, ox.QuerySolutions):
+        media = _choose(accept, list(RESULT_TYPES))
+        for count, _ in enumerate(result, 1):  # count first: over the limit is an error, not a cut answer
+            if count > rows:
+                raise QueryError(413, f"the result has more than {rows:,} rows; add a LIMIT")
+        again = store.query(query, **kwargs)
+        return media, again.serialize(format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media][0]))
+    triples = []
+    for t in result:
+        triples.append(t)
+        if len(triples) > rows:
+            raise QueryError(413, f"the result has more than {rows:,} triples; add a LIMIT")
+    media = _choose(accept, list(GRAPH_TYPES))
+    return media, ox.serialize(triples, format=getattr(ox.RdfFormat, GRAPH_TYPES[media]))
+
+
+def _choose(accept: list[str], offered: list[str]) -> str:
+    """The first offered type the client accepts (``accept`` is in the client's preference order)."""
+    for wanted in accept:
+        if wanted in offered:
+            return wanted
+        if wanted in ("*/*", "") or wanted.endswith("/*"):
+            prefix = wanted[:-1] if wanted.endswith("/*") else ""
+            for o in offered:
+                if o.startswith(prefix):
+                    return o
+    if accept and not any(a in ("*/*", "") for a in accept):
+        raise QueryError(406, f"none of the accepted types ({', '.join(accept)}) fits this result")
+    return offered[0]
+
+
+# --------------------------------------------------------------------------- the pool
+class _Worker:
+    def __init__(self, ctx: multiprocessing.context.BaseContext):
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker, args=(child,), daemon=True, name="sparql worker")
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class SparqlService:
+    def __init__(self, graph: GraphStore, limits: Limits):
+        self.graph = graph
+        self.limits = limits
+        self._ctx = multiprocessing.get_context("spawn")  # no fork from a threaded server
+        self._idle = [_Worker(self._ctx) for _ in range(limits.concurrency)]
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(limits.concurrency)
+        self._snapshot: tuple[int, Path] | None = None
+        self._snapshots = graph.path / "snapshots"
+
+    def snapshot(self) -> Path:
+        """A checkpoint of the graph as it is now (a new one only when the graph has changed)."""
+        self.graph.ensure_current()
+        with self._lock:
+            seq = self.graph.synced_seq()
+            if self._snapshot is None or self._snapshot[0] != seq:
+                self._snapshots.mkdir(exist_ok=True)
+                n = 1 + max((int(p.name.split("-")[1]) for p in self._snapshots.iterdir()), default=0)
+                path = self._snapshots / f"{seq}-{n}"
+                self.graph.store.backup(str(path))
+                for old in self._snapshots.iterdir():
+                    if old != path and (self._snapshot is None or old != self._snapshot[1]):
+                        shutil.rmtree(old, ignore_errors=True)  # workers still reading keep open files
+                self._snapshot = (seq, path)
+            return self._snapshot[1]
+
+    def execute(
+        self,
+        query: str,
+        *,
+        default_graphs: list[str] = (),
+        named_graphs: list[str] = (),
+        accept: list[str] = (),
+        base_iri: str = "",
+    ) -> tuple[str, bytes]:
+        if not self._slots.acquire(timeout=1.0):
+            raise QueryError(503, f"{self.limits.concurrency} queries are running already; try again shortly")
+        try:
+            with self._lock:
+                worker = self._idle.pop()
+            task = {
+                "snapshot": str(self.snapshot()),
+                "query": query,
+                "default_graphs": list(default_graphs),
+                "named_graphs": list(named_graphs),
+                "accept": list(accept),
+                "rows": self.limits.rows,
+                "base_iri": base_iri or None,
+            }
+            worker.conn.send(task)
+            if not worker.conn.poll(self.limits.timeout):
+                worker.kill()
+                worker = _Worker(self._ctx)
+                raise QueryError(503, f"the query ran longer than the limit of {self.limits.timeout:g} s")
+            answer = worker.conn.recv()
+        except (EOFError, BrokenPipeError, OSError):
+            worker = _Worker(self._ctx)
+            raise QueryError(500, "the query worker stopped; the query was not answered") from None
+        finally:
+            with self._lock:
+                self._idle.append(worker)
+            self._slots.release()
+        if answer[0] == "error":
+            raise QueryError(answer[1], answer[2])
+        return answer[1], answer[2]
+
+    def close(self) -> None:
+        for w in self._idle:
+            w.kill()
