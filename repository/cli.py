@@ -371,6 +371,23 @@ def rdf_rebuild(ctx: click.Context) -> None:
     click.echo(f"{graph.rebuild()} records loaded; {len(graph):,} quads")
 
 
+@rdf.command("push")
+@click.argument("url")
+@click.option(
+    "--graph", "graph_iri", default=None, help="Target graph IRI (default: the store's default graph)."
+)
+@click.pass_context
+def rdf_push(ctx: click.Context, url: str, graph_iri: str | None) -> None:
+    """Replace a graph of an external SPARQL 1.1 Graph Store (e.g. http://host:7878/store) with ours."""
+    graph = _graph(ctx)
+    graph.catch_up()
+    try:
+        status = graph.push(url, graph_iri)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(f"push to {url} failed: {exc}") from None
+    click.echo(f"pushed {len(graph):,} triples to {url} ({status})")
+
+
 def _graph(ctx: click.Context):  # noqa: ANN202 - imported lazily: pyoxigraph loads a native store
     from .linkeddata.graph import GraphStore, GraphUnavailable
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import EXAMPLE, SEED
 from factory import article, record_id
@@ -85,3 +87,47 @@ def test_rdf_commands_and_the_app_keep_the_graph(tmp_path) -> None:
     # while the app holds the graph, the CLI says why it cannot open it
     busy = runner.invoke(main, ["--instance", str(instance), "rdf", "sync"])
     assert busy.exit_code == 1 and "repository serve" in busy.output
+
+
+def test_rdf_push_replaces_a_graph_in_a_real_oxigraph_server(repo, tmp_path) -> None:
+    """`oxigraph serve` (the binary the oxigraph package ships) as the external Graph Store."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.parse
+    import urllib.request
+    from pathlib import Path
+
+    binary = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [binary, "serve", "--location", str(tmp_path / "ox"), "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/query?query=ASK%7B%7D", timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        importer.import_paths(repo, [SEED, EXAMPLE])
+        graph = GraphStore(repo)
+        graph.catch_up()
+        assert graph.push(f"{base}/store") in (200, 201, 204)
+        assert graph.push(f"{base}/store") in (200, 201, 204)  # a PUT replaces: pushing twice adds nothing
+
+        def count(query: str) -> int:
+            url = f"{base}/query?" + urllib.parse.urlencode({"query": query})
+            req = urllib.request.Request(url, headers={"Accept": "application/sparql-results+json"})
+            data = json.loads(urllib.request.urlopen(req, timeout=10).read())
+            return int(data["results"]["bindings"][0]["n"]["value"])
+
+        assert count("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }") == len(graph)
+        assert count("SELECT (COUNT(*) AS ?n) WHERE { ?a a <http://schema.org/NewsArticle> }") == 2
+    finally:
+        server.terminate()
+        server.wait(10)

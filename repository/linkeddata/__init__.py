@@ -164,17 +164,13 @@ def dump() -> Response:
     """The whole graph as gzipped N-Triples, streamed (never held in memory whole)."""
     import zlib
 
-    store = _graph_store().store
+    graph = _graph_store()
 
     def chunks():  # noqa: ANN202
         gz = zlib.compressobj(6, zlib.DEFLATED, 31)
-        buffer = []
-        for i, q in enumerate(store.quads_for_pattern(None, None, None), 1):
-            buffer.append(f"{q.subject} {q.predicate} {q.object} .\n")
-            if i % 5000 == 0:
-                yield gz.compress("".join(buffer).encode("utf-8"))
-                buffer.clear()
-        yield gz.compress("".join(buffer).encode("utf-8")) + gz.flush()
+        for data in graph.ntriples():
+            yield gz.compress(data)
+        yield gz.flush()
 
     return Response(
         chunks(),

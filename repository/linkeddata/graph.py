@@ -14,9 +14,12 @@ the two stores loses nothing. ``repository rdf rebuild`` recreates it from the r
 
 from __future__ import annotations
 
+import http.client
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 import pyoxigraph as ox
 
@@ -125,6 +128,43 @@ class GraphStore:
             self.store.clear()
             self._set_synced(0)
         return self.catch_up()
+
+    # ------------------------------------------------------------------ beyond one machine
+    def ntriples(self, chunk: int = 5000) -> Iterator[bytes]:
+        """The whole graph as N-Triples, in chunks (each triple once: shared ones are stored once)."""
+        lines = []
+        for q in self.store.quads_for_pattern(None, None, None):
+            lines.append(f"{q.subject} {q.predicate} {q.object} .\n")
+            if len(lines) >= chunk:
+                yield "".join(lines).encode("utf-8")
+                lines.clear()
+        yield "".join(lines).encode("utf-8")
+
+    def push(self, url: str, graph: str | None = None, timeout: float = 600) -> int:
+        """Replace a graph of an external SPARQL 1.1 Graph Store with this one (HTTP PUT, streamed).
+
+        ``url`` is the store's Graph Store Protocol endpoint (Oxigraph: ``http://host:7878/store``);
+        the triples go to ``graph`` or, without one, to the default graph. Returns the HTTP status.
+        """
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{url!r} is not an http(s) URL")
+        target = urlencode({"graph": graph}) if graph else "default"
+        path = f"{parts.path or '/'}?{parts.query + '&' if parts.query else ''}{target}"
+        cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+        conn = cls(parts.netloc, timeout=timeout)
+        try:
+            conn.request("PUT", path, body=self.ntriples(), encode_chunked=True,
+                         headers={"Content-Type": "application/n-triples"})  # fmt: skip
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        if response.status >= 300:
+            raise OSError(
+                f"the graph store answered {response.status}: {body[:300].decode('utf-8', 'replace')}"
+            )
+        return response.status
 
     # ------------------------------------------------------------------ reading
     def query(self, sparql: str):  # noqa: ANN201 - pyoxigraph's result types
