@@ -172,7 +172,8 @@ class SparqlService:
             seq = self.graph.synced_seq()
             if self._snapshot is None or self._snapshot[0] != seq:
                 self._snapshots.mkdir(exist_ok=True)
-                n = 1 + max((int(p.name.split("-")[1]) for p in self._snapshots.iterdir()), default=0)
+                taken = [p.name.split("-")[1] for p in self._snapshots.iterdir() if p.name.count("-") == 1]
+                n = 1 + max((int(t) for t in taken if t.isdigit()), default=0)
                 path = self._snapshots / f"{seq}-{n}"
                 self.graph.store.backup(str(path))
                 for old in self._snapshots.iterdir():
