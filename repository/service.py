@@ -22,7 +22,7 @@ from .config import Settings
 from .crosswalk import oai_dc_bytes
 from .mods import RECORD_ID, Article, m, read_article, split_collection
 from .sets import sets_for
-from .store import Change, NotFound, RecordState, StoreError, open_store
+from .store import Change, NotFound, RecordState, StoreError, Version, open_store
 from .validation import Invalid, Problem, check_identifier, validate
 
 
@@ -79,6 +79,14 @@ def _collection_of(root: etree._Element) -> str | None:
             if el is not None and el.text and el.text.strip():
                 return el.text.strip()
     return None
+
+
+class Deleted(StoreError):
+    """The record is a tombstone (it can be restored)."""
+
+    def __init__(self, record_id: str):
+        self.record_id = record_id
+        super().__init__(f"record {record_id} is deleted")
 
 
 class Repository:
@@ -350,6 +358,19 @@ class Repository:
         )
         expected = state.version if expected_version is None else expected_version
         return self.commit([(prepared, expected)], who=who, why=why, action="restore")[0]
+
+    def live(self, record_id: str) -> tuple[RecordState, Version]:
+        """A record that can be shown, and its current version.
+
+        :class:`NotFound` for an unknown (or malformed) identifier, :class:`Deleted` for a
+        tombstone: the web answers them 404 and 410.
+        """
+        if not is_record_id(record_id):
+            raise NotFound(record_id)
+        state = self._existing(record_id)
+        if state.deleted:
+            raise Deleted(record_id)
+        return state, self.store.version(record_id)
 
     def _existing(self, record_id: str) -> RecordState:
         state = self.store.get(record_id)

@@ -15,7 +15,8 @@ from rdflib import Graph
 
 from ..mods import read_article
 from ..rdf import PREFIXES, record_graph
-from ..service import Repository, is_record_id
+from ..service import Deleted, Repository
+from ..store import NotFound
 from ..xmlio import parse
 
 bp = Blueprint("linkeddata", __name__)
@@ -38,14 +39,12 @@ def _repo() -> Repository:
 
 
 def _graph(record_id: str) -> Graph:
-    if not is_record_id(record_id):
+    try:
+        state, version = _repo().live(record_id)
+    except NotFound:
         abort(404)
-    state = _repo().store.get(record_id)
-    if state is None:
-        abort(404)
-    if state.deleted:
+    except Deleted:
         abort(410)
-    version = _repo().store.version(record_id)
     article = read_article(parse(version.xml).getroot())
     if article.collection is None:
         article.collection = state.collection

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 
 from .. import collections
 from ..mods import read_article
-from ..service import Repository, is_record_id
+from ..service import Deleted, Repository
 from ..store import NotFound
 from ..xmlio import parse
 
@@ -35,17 +35,12 @@ def home() -> str:
 
 
 def _current(record_id: str):  # noqa: ANN202
-    if not is_record_id(record_id):
-        abort(404)
-    state = repo().store.get(record_id)
-    if state is None:
-        abort(404)
-    if state.deleted:
-        abort(410)
     try:
-        return state, repo().store.version(record_id)
+        return repo().live(record_id)
     except NotFound:
         abort(404)
+    except Deleted:
+        abort(410)
 
 
 @bp.get("/records/<record_id>")
