@@ -224,3 +224,28 @@ def test_sparqlwrapper_and_rdflib_sparqlstore_query_a_real_server(endpoint, tmp_
     finally:
         httpd.shutdown()
         thread.join(5)
+
+
+def test_simultaneous_first_requests_share_one_service(tmp_path) -> None:
+    repo = Repository(tmp_path / "inst", settings=Settings(base_url="http://repo.test", sparql_concurrency=3))
+    importer.import_paths(repo, [SEED, EXAMPLE])
+    app = create_app(repo)
+    app.extensions["graph"].ensure_current()
+    client = app.test_client()
+    statuses = []
+
+    def ask() -> None:
+        statuses.append(client.get("/sparql", query_string={"query": "ASK { ?s ?p ?o }"}).status_code)
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert statuses == [200, 200, 200]
+        snapshots = list((repo.instance / "graph" / "snapshots").iterdir())
+        assert len(snapshots) == 1
+    finally:
+        app.extensions["sparql"].close()
+        repo.close()

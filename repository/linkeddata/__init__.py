@@ -9,6 +9,7 @@ mapping of a record to RDF.
 from __future__ import annotations
 
 import json
+import threading
 
 from flask import Blueprint, Response, abort, current_app, redirect, request, url_for
 from rdflib import Graph
@@ -254,14 +255,22 @@ SELECT ?article ?headline WHERE {
 ]
 
 
+_SERVICE_LOCK = threading.Lock()
+
+
 def _sparql_service():  # noqa: ANN202 - SparqlService, imported lazily
     from .sparql import Limits, SparqlService
 
     service = current_app.extensions.get("sparql")
     if service is None:
-        s = _repo().settings
-        limits = Limits(timeout=s.sparql_timeout, rows=s.sparql_rows, concurrency=s.sparql_concurrency)
-        service = current_app.extensions["sparql"] = SparqlService(_graph_store(), limits)
+        with _SERVICE_LOCK:  # simultaneous first requests must share one pool and one snapshot folder
+            service = current_app.extensions.get("sparql")
+            if service is None:
+                s = _repo().settings
+                limits = Limits(
+                    timeout=s.sparql_timeout, rows=s.sparql_rows, concurrency=s.sparql_concurrency
+                )
+                service = current_app.extensions["sparql"] = SparqlService(_graph_store(), limits)
     return service
 
 

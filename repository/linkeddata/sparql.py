@@ -191,13 +191,17 @@ class SparqlService:
         accept: list[str] = (),
         base_iri: str = "",
     ) -> tuple[str, bytes]:
+        try:
+            snapshot = str(self.snapshot())
+        except (OSError, RuntimeError) as exc:
+            raise QueryError(503, f"the graph is not ready to be queried: {exc}") from None
         if not self._slots.acquire(timeout=1.0):
             raise QueryError(503, f"{self.limits.concurrency} queries are running already; try again shortly")
         try:
             with self._lock:
                 worker = self._idle.pop()
             task = {
-                "snapshot": str(self.snapshot()),
+                "snapshot": snapshot,
                 "query": query,
                 "default_graphs": list(default_graphs),
                 "named_graphs": list(named_graphs),
@@ -212,6 +216,7 @@ class SparqlService:
                 raise QueryError(503, f"the query ran longer than the limit of {self.limits.timeout:g} s")
             answer = worker.conn.recv()
         except (EOFError, BrokenPipeError, OSError):
+            worker.kill()
             worker = _Worker(self._ctx)
             raise QueryError(500, "the query worker stopped; the query was not answered") from None
         finally:
