@@ -186,3 +186,35 @@ def command_line() -> str:
     with contextlib.suppress(ValueError):
         script = script.resolve().relative_to(ROOT)
     return " ".join(["python", str(script), *sys.argv[1:]])
+
+
+def code_snapshot(env_name: str, prefix: str, is_main: bool) -> Path | None:
+    """Measure one version of ``repository/``: a copy taken at start, imported by every process of the run.
+
+    Other people edit ``repository/`` while benchmarks run; without the copy, a server or worker started
+    mid-run would import newer code than the figures taken before it, and a report would compare two
+    versions. Children find the copy through ``env_name``; a module merely imported (a scratch script)
+    uses the live code. The copy is put first on ``sys.path``: call this before importing ``repository``.
+    """
+    given = os.environ.get(env_name)
+    if given:
+        dest = Path(given)
+    elif not is_main:
+        return None
+    else:
+        dest = Path(tempfile.mkdtemp(prefix=prefix))
+        shutil.copytree(
+            ROOT / "repository", dest / "repository", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        (dest / "schemas").symlink_to(ROOT / "schemas")  # repository.schemas looks beside the package
+        os.environ[env_name] = str(dest)
+    sys.path.insert(0, str(dest))
+    return dest
+
+
+def check_snapshot(code_dir: Path | None) -> None:
+    """Fail loudly if ``repository`` was imported from the live tree although a snapshot was taken."""
+    import repository
+
+    if code_dir is not None and not Path(repository.__file__).resolve().is_relative_to(code_dir.resolve()):
+        raise RuntimeError(f"repository imported from {repository.__file__}, not the snapshot {code_dir}")

@@ -63,37 +63,13 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
-SNAPSHOT_ENV = "BENCH_OAI_CODE"
-
-
-def _code_snapshot() -> Path | None:
-    """Measure one version of ``repository/``: a copy taken at start, imported here and by the servers.
-
-    Other people edit ``repository/`` while benchmarks run; without the copy, a server started
-    mid-run would import newer code than the in-process figures were taken with, and the
-    report would compare two versions. Children find the copy through ``BENCH_OAI_CODE``.
-    """
-    given = os.environ.get(SNAPSHOT_ENV)
-    if given:
-        return Path(given)
-    if __name__ != "__main__":  # imported (e.g. by a scratch script): use the live code
-        return None
-    import tempfile
-
-    root = Path(__file__).resolve().parent.parent
-    dest = Path(tempfile.mkdtemp(prefix="bench-oai-code-"))
-    shutil.copytree(root / "repository", dest / "repository", ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "schemas").symlink_to(root / "schemas")  # repository.schemas looks beside the package
-    os.environ[SNAPSHOT_ENV] = str(dest)
-    return dest
-
-
-CODE_DIR = _code_snapshot()
 for _p in (Path(__file__).resolve().parent.parent, Path(__file__).resolve().parent):
     if str(_p) not in sys.path:  # the project and bench/, before _common or oai_load add them in front
         sys.path.insert(0, str(_p))
-if CODE_DIR is not None:
-    sys.path.insert(0, str(CODE_DIR))
+from _common import check_snapshot, code_snapshot  # noqa: E402
+
+SNAPSHOT_ENV = "BENCH_OAI_CODE"
+CODE_DIR = code_snapshot(SNAPSHOT_ENV, "bench-oai-code-", __name__ == "__main__")
 import oai_load  # noqa: E402
 from _common import OUT, ROOT, child_env, code_fingerprint, command_line, environment, table  # noqa: E402
 from lxml import etree  # noqa: E402
@@ -240,7 +216,7 @@ def serve(instance: Path, port: int) -> None:
 
     from repository.app import create_app
 
-    check_snapshot()
+    check_snapshot(CODE_DIR)
     repo = Repository(instance, settings=oai_load.settings())
     waitress.serve(create_app(repo), host="127.0.0.1", port=port, threads=4)
 
@@ -1139,17 +1115,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(CODE_DIR, ignore_errors=True)
 
 
-def check_snapshot() -> None:
-    """Fail loudly if ``repository`` was imported from the live tree although a snapshot was taken."""
-    import repository
-
-    if CODE_DIR is not None and not Path(repository.__file__).resolve().is_relative_to(CODE_DIR.resolve()):
-        raise RuntimeError(f"repository imported from {repository.__file__}, not the snapshot {CODE_DIR}")
-
-
 def run(args: argparse.Namespace) -> int:
     """The benchmark proper (``main`` without the server mode and the snapshot's cleanup)."""
-    check_snapshot()
+    check_snapshot(CODE_DIR)
     ns = sorted({int(x.replace("_", "")) for v in (args.n or ["100000,1000000"]) for x in v.split(",") if x})
     OUT.mkdir(parents=True, exist_ok=True)
     cmd = command_line()

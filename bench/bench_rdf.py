@@ -50,37 +50,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
-SNAPSHOT_ENV = "BENCH_RDF_CODE"
-
-
-def _code_snapshot() -> Path | None:
-    """One version of ``repository/`` for the whole run: a copy taken at start, imported by every process.
-
-    Others edit ``repository/`` while benchmarks run; without the copy the build, the server and
-    the query processes could each import a different version. Children (including the SPARQL
-    workers the server spawns) find the copy through ``BENCH_RDF_CODE``.
-    """
-    given = os.environ.get(SNAPSHOT_ENV)
-    if given:
-        return Path(given)
-    if __name__ != "__main__":  # imported by a scratch script: use the live code
-        return None
-    import tempfile
-
-    root = Path(__file__).resolve().parent.parent
-    dest = Path(tempfile.mkdtemp(prefix="bench-rdf-code-"))
-    shutil.copytree(root / "repository", dest / "repository", ignore=shutil.ignore_patterns("__pycache__"))
-    (dest / "schemas").symlink_to(root / "schemas")  # repository.schemas looks beside the package
-    os.environ[SNAPSHOT_ENV] = str(dest)
-    return dest
-
-
-CODE_DIR = _code_snapshot()
 for _p in (Path(__file__).resolve().parent.parent, Path(__file__).resolve().parent):
     if str(_p) not in sys.path:  # the project and bench/, before _common or oai_load add them in front
         sys.path.insert(0, str(_p))
-if CODE_DIR is not None:
-    sys.path.insert(0, str(CODE_DIR))
+from _common import check_snapshot, code_snapshot  # noqa: E402
+
+SNAPSHOT_ENV = "BENCH_RDF_CODE"
+CODE_DIR = code_snapshot(SNAPSHOT_ENV, "bench-rdf-code-", __name__ == "__main__")
 import oai_load  # noqa: E402
 from _common import (  # noqa: E402
     OUT,
@@ -906,7 +882,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        check_snapshot()
+        check_snapshot(CODE_DIR)
         match args.child:
             case "build":
                 child_build(args.instance, args.sample)
@@ -928,17 +904,9 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(CODE_DIR, ignore_errors=True)
 
 
-def check_snapshot() -> None:
-    """Fail loudly if ``repository`` would be imported from the live tree although a snapshot was taken."""
-    import repository
-
-    if CODE_DIR is not None and not Path(repository.__file__).resolve().is_relative_to(CODE_DIR.resolve()):
-        raise RuntimeError(f"repository imported from {repository.__file__}, not the snapshot {CODE_DIR}")
-
-
 def drive(args: argparse.Namespace) -> int:
     """The benchmark proper: run, report, clean up."""
-    check_snapshot()
+    check_snapshot(CODE_DIR)
     OUT.mkdir(parents=True, exist_ok=True)
     code = fingerprint(CODE_DIR / "repository") if CODE_DIR else code_fingerprint()
     cmd = command_line()
