@@ -403,7 +403,7 @@ def _graph(ctx: click.Context):  # noqa: ANN202 - imported lazily: pyoxigraph lo
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
-    """Serve the catalogue (and, as they land, OAI-PMH and SPARQL) over HTTP."""
+    """Serve the pages, OAI-PMH, the linked data and SPARQL over HTTP."""
     from waitress import serve as waitress_serve
 
     from .app import create_app

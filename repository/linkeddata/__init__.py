@@ -206,9 +206,9 @@ def void() -> Response:
     for ns in ("http://purl.org/dc/terms/", "http://schema.org/", "http://purl.org/dc/dcmitype/"):
         g.add((ds, VOID.vocabulary, URIRef(ns)))
     g.add((ds, VOID.triples, Literal(len(graph), datatype=XSD.integer)))
-    sample = next(iter(store.records()), None)
+    sample = store.sample_id()
     if sample is not None:
-        g.add((ds, VOID.exampleResource, URIRef(f"{base}/id/article/{sample.id}")))
+        g.add((ds, VOID.exampleResource, URIRef(f"{base}/id/article/{sample}")))
     counts = store.counts_by_collection()
     for c in collections.collections():
         subset = URIRef(f"{base}/.well-known/void#{c.code}")

@@ -149,8 +149,7 @@ class Provider:
     def identify(self, request: Request, base_url: str) -> list[bytes]:
         s = self.settings
         earliest = self.store.earliest_datestamp() or _now()
-        sample = next(iter(self.store.records()), None)
-        sample_id = self.prefix + (sample.id if sample else "media-2023-03-09-0000000000")
+        sample_id = self.prefix + (self.store.sample_id() or "media-2023-03-09-0000000000")
         return [
             (
                 "<Identify>"

@@ -402,6 +402,11 @@ class SQLiteStore:
         sql += " ORDER BY date_issued DESC, id LIMIT ?"
         return [_record(r) for r in self._conn().execute(sql, (*args, limit))]
 
+    def sample_id(self) -> str | None:
+        """One live record's id (for sample identifiers): an index lookup, no cursor left open."""
+        row = self._conn().execute("SELECT id FROM records WHERE deleted = 0 ORDER BY id LIMIT 1").fetchone()
+        return row[0] if row else None
+
     def count(self, collection: str | None = None) -> int:
         if collection:
             row = (
