@@ -137,11 +137,6 @@ def _text(el: etree._Element | None) -> str | None:
     return value or None
 
 
-def root_mods(tree: etree._ElementTree | etree._Element) -> etree._Element:
-    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
-    return root
-
-
 _TAGS = (
     "titleInfo", "title", "subTitle", "name", "namePart", "role", "roleTerm", "originInfo", "dateIssued",
     "genre", "typeOfResource", "language", "languageTerm", "scriptTerm", "relatedItem", "identifier", "part",
@@ -167,7 +162,7 @@ def _first_text(groups: dict[str, list[etree._Element]], tag: str) -> str | None
 
 def read_article(tree: etree._ElementTree | etree._Element) -> Article:
     """The view of one ``<mods>`` element. Tolerant: any valid MODS gives a view."""
-    root = root_mods(tree)
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
     top = _children(root)
     a = Article()
     for ti in top.get(T.titleInfo, ()):

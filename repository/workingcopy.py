@@ -167,7 +167,7 @@ def sync(
         except (OSError, UnicodeDecodeError) as exc:
             why = f"{exc.reason} at byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else exc.strerror
             report.problems.append(
-                Problem(f"cannot read the record's files: {why}", source=_rel(root, f), rule="io")
+                Problem(f"cannot read the record's files: {why}", source=_rel(f), rule="io")
             )
             continue
         digest = digest_of(xml, fulltext)
@@ -179,16 +179,14 @@ def sync(
         if cur is not None and st is None:
             # A file this instance has not seen, for a record it has: adopt it if equal.
             if store.get(f.record_id).digest == digest:
-                new_states.append(FileState(f.record_id, _rel(root, f), cur[0], f.stat, digest))
+                new_states.append(FileState(f.record_id, _rel(f), cur[0], f.stat, digest))
                 continue
-            report.conflicts.append(
-                f"{_rel(root, f)}: the store already has a different record {f.record_id}"
-            )
+            report.conflicts.append(f"{_rel(f)}: the store already has a different record {f.record_id}")
             conflicted.add(f.record_id)
             continue
         if cur is not None and st is not None and (cur[0] != st.version or cur[1]):
             report.conflicts.append(
-                f"{_rel(root, f)}: edited here, but record {f.record_id} also changed in the store "
+                f"{_rel(f)}: edited here, but record {f.record_id} also changed in the store "
                 f"(file from version {st.version}, store at version {cur[0]}"
                 f"{', deleted' if cur[1] else ''}); "
                 "the file was left as it is: merge by hand, then sync again"
@@ -197,7 +195,7 @@ def sync(
             continue
         try:
             prepared = repo.prepare(
-                xml, record_id=f.record_id, collection=f.collection, fulltext=fulltext, source=_rel(root, f)
+                xml, record_id=f.record_id, collection=f.collection, fulltext=fulltext, source=_rel(f)
             )
         except Invalid as exc:
             report.problems.extend(exc.problems)
@@ -221,7 +219,7 @@ def sync(
                     _remove(f.xml_path)
                     _remove(f.txt_path)
                     removed.append(record_id)
-                    report.removed_files.append(_rel(root, f))
+                    report.removed_files.append(_rel(f))
             elif not on_disk and st:
                 removed.append(record_id)
             continue
@@ -243,10 +241,11 @@ def sync(
             f = _paths(root, collection, record_id)
             if st is not None and _current_stat(f) != st.stat:
                 continue  # handled above as a conflict or an edit
-        new_states.append(_write_back(repo, root, record_id, collection))
-        report.written.append(f"{collection}/{record_id}.xml")
+        written = _write_back(repo, root, record_id, collection)
+        new_states.append(written)
+        report.written.append(written.path)
         old = states.get(record_id)
-        if old and old.path != f"{collection}/{record_id}.xml":
+        if old and old.path != written.path:  # the record moved to another collection
             _remove(root / old.path)
             _remove((root / old.path).with_suffix(".txt"))
     store.save_file_states(new_states, removed)
@@ -280,7 +279,7 @@ def _commit_pending(
         new_states.append(
             FileState(
                 prepared.record_id,
-                f"{f.collection}/{f.record_id}.xml",
+                _rel(f),
                 state.version,
                 f.stat,
                 prepared.digest,
@@ -293,7 +292,8 @@ def _paths(root: Path, collection: str, record_id: str) -> _File:
     return _File(record_id, collection, folder / f"{record_id}.xml", folder / f"{record_id}.txt", "")
 
 
-def _rel(root: Path, f: _File) -> str:
+def _rel(f: _File) -> str:
+    """The file's path inside the working copy, as reports and the stored file state name it."""
     return f"{f.collection}/{f.record_id}.xml"
 
 
@@ -305,6 +305,4 @@ def _write_back(repo: Repository, root: Path, record_id: str, collection: str) -
         write_atomic(f.txt_path, version.fulltext.encode("utf-8"))
     else:
         _remove(f.txt_path)
-    return FileState(
-        record_id, f"{collection}/{record_id}.xml", version.version, _current_stat(f), version.digest
-    )
+    return FileState(record_id, _rel(f), version.version, _current_stat(f), version.digest)
