@@ -28,7 +28,7 @@ _PREFIX = re.compile(r"[A-Za-z0-9\-_.!~*'()]+\Z")
 _SET_SPEC = re.compile(r"[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*\Z")
 _SYNTAX = {"metadataPrefix": _PREFIX, "set": _SET_SPEC}
 #: What an echoed identifier may look like for the <request> element's xs:anyURI attribute:
-#: no brackets, %-escapes complete, and anything before the first colon a scheme.
+#: no brackets, at most one fragment, %-escapes complete, and anything before the first colon a scheme.
 _BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*\Z")
 
@@ -40,7 +40,7 @@ def echoable_uri(value: str) -> bool:
     ("unknown or illegal"), and is then left out of the echoed request rather than making
     the response invalid.
     """
-    if "[" in value or "]" in value or _BAD_PERCENT.search(value):
+    if "[" in value or "]" in value or value.count("#") > 1 or _BAD_PERCENT.search(value):
         return False
     head, colon, _ = value.partition(":")
     return not colon or bool(_SCHEME.match(head))
