@@ -123,6 +123,10 @@ def _schema_parser() -> etree.XMLParser:
 
 
 _local = threading.local()
+#: libxml2 does not compile schemas with imports reliably in several threads at once (an import
+#: can come out missing: "no matching global element declaration"), so compilation is serialised.
+#: It happens once per thread and schema; validation itself runs in parallel.
+_compiling = threading.Lock()
 
 
 def xml_schema(path: Path | str) -> etree.XMLSchema:
@@ -137,8 +141,9 @@ def xml_schema(path: Path | str) -> etree.XMLSchema:
             path = official_dir() / path
         if path.parent == official_dir():
             ensure_installed()
-        doc = etree.parse(str(path), _schema_parser())
-        cache_[key] = etree.XMLSchema(doc)
+        with _compiling:
+            doc = etree.parse(str(path), _schema_parser())
+            cache_[key] = etree.XMLSchema(doc)
     return cache_[key]
 
 

@@ -46,6 +46,11 @@ class Validating:
         self.app = app
         self.failures: list[str] = []
         self.responses = 0
+        # Compiled here, once, and used under a lock: libxml2 compiling a schema with imports in a
+        # server thread while other threads parse has been seen to drop an import (then every
+        # oai_dc payload "has no global declaration").
+        self.schema = schemas.oai_response_schema()
+        self.lock = threading.Lock()
 
     def __call__(self, environ, start_response):  # noqa: ANN001, ANN204
         captured = {}
@@ -58,11 +63,14 @@ class Validating:
         if environ.get("PATH_INFO") == "/oai":
             self.responses += 1
             raw = gzip.decompress(body) if captured["headers"].get("Content-Encoding") == "gzip" else body
-            schema = schemas.oai_response_schema()
             if not captured["status"].startswith("200"):
                 self.failures.append(f"{captured['status']} for {environ.get('QUERY_STRING')}")
-            elif not schema.validate(etree.fromstring(raw)):
-                self.failures.append(f"{environ.get('QUERY_STRING')}: {schema.error_log.last_error}")
+            else:
+                with self.lock:
+                    if not self.schema.validate(etree.fromstring(raw)):
+                        self.failures.append(
+                            f"{environ.get('QUERY_STRING')}: {self.schema.error_log.last_error}"
+                        )
         return [body]
 
 
