@@ -51,5 +51,16 @@ test: schemas lint system-deps
 bench: schemas
 	$(PY) bench/run_all.py
 
+# For maintainers (not part of run/test): re-extract the interface's messages (babel.cfg) into
+# messages.pot and merge them into every catalogue under repository/web/translations; then
+# translate what is new or fuzzy in the .po files (the app compiles them when it starts).
+TRANSLATIONS := repository/web/translations
+PYBABEL      ?= $(VENV)/bin/pybabel
+.PHONY: translations
+translations: install
+	$(PYBABEL) extract -F babel.cfg -o $(TRANSLATIONS)/messages.pot \
+	  --project=dalian-repository --version=0.1.0 --copyright-holder="Dalian Library" repository
+	$(PYBABEL) update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
+
 clean:
 	rm -rf $(VENV) $(INSTANCE) schemas/official .pytest_cache .ruff_cache

@@ -225,7 +225,7 @@ def stage_sample(repo: object, k: int) -> dict[str, float]:
     rows = repo.store.changed_since(0, k)  # type: ignore[attr-defined]
     base = repo.base_url  # type: ignore[attr-defined]
     clock = dict.fromkeys(("xmlio.parse", "read_article", "record_graph", "to_ntriples", "split"), 0.0)
-    for record_id, collection, _, _, xml in rows:
+    for record_id, collection, _, _, xml, _ in rows:
         t = time.perf_counter()
         root = parse(xml, record_id).getroot()
         t1 = time.perf_counter()

@@ -7,15 +7,19 @@ contributes a blueprint; this factory composes them and none reaches into anothe
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 from flask import Flask
 
+from .api import bp as api_bp
+from .auth import bp as auth_bp
+from .auth import init_app as init_auth
+from .auth import session_secret
 from .linkeddata import bp as linkeddata_bp
 from .oai import bp as oai_bp
 from .service import Repository
 from .web import bp as catalogue_bp
+from .web import i18n
 
 
 def create_app(repo: Repository | None = None, *, instance: Path | str | None = None) -> Flask:
@@ -28,27 +32,45 @@ def create_app(repo: Repository | None = None, *, instance: Path | str | None = 
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.extensions["repository"] = repo
+    i18n.init_app(app, repo.instance)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(oai_bp)
     app.register_blueprint(linkeddata_bp)
-    _open_graph(app, repo)
+    # Accounts, sessions and the API: the cookie key is derived from the instance secret, so every
+    # worker over one instance shares it and sessions survive a restart.
+    app.secret_key = session_secret(repo.instance)
+    init_auth(app, repo)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(api_bp)
+    _follow(app, repo, "graph", _graph_store)
+    _follow(app, repo, "search", _search_index)
     return app
 
 
-def _open_graph(app: Flask, repo: Repository) -> None:
-    """Open the RDF graph store, bring it up to date, and have every commit keep it so.
+def _follow(app: Flask, repo: Repository, name: str, opener) -> None:  # noqa: ANN001
+    """Open a derived store (graph, search index), catch it up, and have every commit keep it so.
 
-    One process can hold the store; a second app over the same instance (a test, a second
-    server) runs without it and says so, rather than failing to start.
+    A store one process can hold (the graph) may be held by another (a test, a second
+    server): the app then runs without it and says so, rather than failing to start.
     """
-    from .linkeddata.graph import GraphStore, GraphUnavailable
-
     try:
-        graph = GraphStore(repo)
-    except GraphUnavailable as exc:
-        app.logger.warning("%s; serving without the graph store", exc)
+        follower = opener(repo)
+    except RuntimeError as exc:
+        app.logger.warning("%s; serving without the %s", exc, name)
         return
     # A large backlog (a first start after a bulk import) must not hold up the server.
-    threading.Thread(target=graph.ensure_current, name="graph catch-up", daemon=True).start()
-    repo.listeners.append(graph.listen)
-    app.extensions["graph"] = graph
+    follower.follow_in_background()
+    repo.listeners.append(follower.listen)
+    app.extensions[name] = follower
+
+
+def _graph_store(repo: Repository):  # noqa: ANN202 - imported lazily: pyoxigraph loads a native store
+    from .linkeddata.graph import GraphStore
+
+    return GraphStore(repo)
+
+
+def _search_index(repo: Repository):  # noqa: ANN202 - imported lazily: tantivy loads a native index
+    from .search.index import SearchIndex
+
+    return SearchIndex(repo)

@@ -397,6 +397,36 @@ def _graph(ctx: click.Context):  # noqa: ANN202 - imported lazily: pyoxigraph lo
         raise click.ClickException(str(exc)) from None
 
 
+@main.group()
+def search() -> None:
+    """The search index (derived from the records)."""
+
+
+@search.command("sync")
+@click.pass_context
+def search_sync(ctx: click.Context) -> None:
+    """Apply to the search index every change made since it was last brought up to date."""
+    index = _search_index(ctx)
+    click.echo(f"{index.catch_up()} records applied; {len(index):,} in the index")
+
+
+@search.command("rebuild")
+@click.pass_context
+def search_rebuild(ctx: click.Context) -> None:
+    """Recreate the search index from the records, from scratch."""
+    index = _search_index(ctx)
+    click.echo(f"{index.rebuild()} records indexed")
+
+
+def _search_index(ctx: click.Context):  # noqa: ANN202 - imported lazily: tantivy loads a native index
+    from .search.index import SearchIndex, SearchUnavailable
+
+    try:
+        return SearchIndex(_repo(ctx))
+    except SearchUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
@@ -412,6 +442,155 @@ def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
     app = create_app(repo)
     click.echo(f"serving {repo.instance} on http://{host}:{port}/", err=True)
     waitress_serve(app, host=host, port=port, threads=threads, ident="dalian-repository")
+
+
+# ---------------------------------------------------------------------- accounts
+@main.group()
+def user() -> None:
+    """Accounts: who may log in to edit records or use the API, with which role."""
+
+
+def _accounts(ctx: click.Context):  # noqa: ANN202 - Accounts, imported lazily
+    """The instance's accounts database; the record store is not opened for account work."""
+    from .accounts import open_accounts
+
+    root = ctx.find_root()
+    if "accounts" not in root.obj:
+        root.obj["accounts"] = open_accounts(root.obj["instance"])
+        root.call_on_close(root.obj["accounts"].close)
+    return root.obj["accounts"]
+
+
+def _new_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+        return password
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+class _AccountErrors:
+    """Turns a refused account change into a CLI error (exit 1) that says why."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type | None, exc: BaseException | None, tb: object) -> bool:
+        from .accounts import AccountError
+
+        if isinstance(exc, AccountError):
+            raise click.ClickException(str(exc)) from None
+        return False
+
+
+_ROLE_CHOICE = click.Choice(["reader", "cataloger", "administrator"])
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=_ROLE_CHOICE, default="reader", show_default=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
+)
+@click.pass_context
+def user_add(ctx: click.Context, name: str, role: str, password_stdin: bool) -> None:
+    """Create an account (the password is asked for twice, or read with --password-stdin)."""
+    accounts = _accounts(ctx)
+    if accounts.get(name) is not None:
+        raise click.ClickException(f"there is already an account {name!r}")
+    with _AccountErrors():
+        created = accounts.add_user(name, _new_password(password_stdin), role, by=_who(ctx))
+    click.echo(f"added {created.name} ({created.role})")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from the first line of standard input."
+)
+@click.pass_context
+def user_passwd(ctx: click.Context, name: str, password_stdin: bool) -> None:
+    """Set a new password (and log the account out everywhere)."""
+    accounts = _accounts(ctx)
+    with _AccountErrors():
+        if accounts.get(name) is None:
+            raise click.ClickException(f"there is no account {name!r}")
+        accounts.set_password(name, _new_password(password_stdin), by=_who(ctx))
+    click.echo(f"password of {name} changed; its sessions are ended")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=_ROLE_CHOICE)
+@click.pass_context
+def user_role(ctx: click.Context, name: str, role: str) -> None:
+    """Give an account another role (reader, cataloger, administrator)."""
+    with _AccountErrors():
+        changed = _accounts(ctx).set_role(name, role, by=_who(ctx))
+    click.echo(f"{changed.name} is now {changed.role}")
+
+
+@user.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for (shown by `user tokens`).")
+@click.pass_context
+def user_token(ctx: click.Context, name: str, label: str) -> None:
+    """Make a new API token for the account and print it: it is shown this once only."""
+    with _AccountErrors():
+        token = _accounts(ctx).create_token(name, label, by=_who(ctx))
+    click.echo("new API token (keep it now: it cannot be shown again):", err=True)
+    click.echo(token)
+
+
+@user.command("tokens")
+@click.argument("name", required=False)
+@click.pass_context
+def user_tokens(ctx: click.Context, name: str | None) -> None:
+    """List API tokens (never the tokens themselves): id, account, label, made, last used, revoked."""
+    for t in _accounts(ctx).tokens(name):
+        state = f"revoked {t.revoked}" if t.revoked else f"last used {t.last_used or 'never'}"
+        click.echo(f"{t.id:>4}  {t.user:<20}  {t.label or '-':<20}  made {t.created}  {state}")
+
+
+@user.command("revoke")
+@click.argument("name")
+@click.argument("token_id", type=int)
+@click.pass_context
+def user_revoke(ctx: click.Context, name: str, token_id: int) -> None:
+    """Revoke one of the account's API tokens (by the id `user tokens` shows)."""
+    with _AccountErrors():
+        _accounts(ctx).revoke_token(token_id, name=name, by=_who(ctx))
+    click.echo(f"token {token_id} of {name} revoked")
+
+
+@user.command("list")
+@click.pass_context
+def user_list(ctx: click.Context) -> None:
+    """Every account with its role and number of active API tokens."""
+    accounts = _accounts(ctx)
+    active: dict[str, int] = {}
+    for t in accounts.tokens():
+        if not t.revoked:
+            active[t.user] = active.get(t.user, 0) + 1
+    for u in accounts.users():
+        click.echo(f"{u.name:<24}  {u.role:<13}  since {u.created}  {active.get(u.name, 0)} tokens")
+
+
+@user.command("audit")
+@click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--record", "record_id", default=None, help="Only entries about this record.")
+@click.pass_context
+def user_audit(ctx: click.Context, limit: int, record_id: str | None) -> None:
+    """The audit log, latest first: logins, account changes, and every change made on the web or API."""
+    for e in _accounts(ctx).audit_log(limit=limit, record_id=record_id):
+        what = (
+            f"{e.record_id} v{e.version}"
+            if e.record_id
+            else ", ".join(f"{k}={v}" for k, v in e.detail.items())
+        )
+        reason = f"  ({e.reason})" if e.reason else ""
+        click.echo(f"{e.at}  {e.who or '-':<20}  {e.action:<16}  {e.address or '-':<15}  {what}{reason}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -17,6 +17,9 @@ EXAMPLE = SHARED / "reference" / "mods-article-example.xml"
 DATA = Path(__file__).resolve().parent / "data"
 INVALID_SAMPLE = "fsu_example_modsCollection.xml"
 
+#: The browser fixtures (headless Chromium, a live server) for every module that wants them: tests/browser.py.
+pytest_plugins = ("browser",)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if not SHARED.is_dir():

@@ -6,41 +6,34 @@ own, so a save replaces exactly them and a deletion clears them; what articles s
 which see the union of all graphs as their default graph, never meet a triple twice.
 Shared resources stay when the last article naming them goes; a rebuild tidies them.
 
-The store remembers the last change sequence number it applied (``synced-seq`` beside
-it) and catches up from the record store's :meth:`changed_since` after every commit,
-when it is opened, and on demand; replaying a change is idempotent, so a crash between
-the two stores loses nothing. ``repository rdf rebuild`` recreates it from the records.
+It follows the record store by change sequence number (:mod:`repository.derived`);
+``repository rdf rebuild`` recreates it from the records.
 """
 
 from __future__ import annotations
 
 import http.client
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pyoxigraph as ox
 
+from ..derived import Follower
 from ..mods import read_article
 from ..rdf import article_uri, collection_graph, record_graph, to_ntriples
 from ..service import Repository
-from ..store import RecordState
+from ..store import Changed
 from ..xmlio import parse
-
-BATCH = 500
 
 
 class GraphUnavailable(RuntimeError):
     """The graph store cannot be opened (most often: another process has it open)."""
 
 
-class GraphStore:
+class GraphStore(Follower):
     def __init__(self, repo: Repository, path: Path | None = None):
-        self.repo = repo
-        self.path = Path(path or repo.instance / "graph")
-        self.path.mkdir(parents=True, exist_ok=True)
+        super().__init__(repo, Path(path or repo.instance / "graph"))
         try:
             self.store = ox.Store(str(self.path / "oxigraph"))
         except OSError as exc:
@@ -48,49 +41,28 @@ class GraphStore:
                 f"cannot open the graph store {self.path}: {exc}"
                 " (is `repository serve` running on this instance?)"
             ) from None
-        self._seq_file = self.path / "synced-seq"
         self.shared = ox.NamedNode(f"{repo.base_url}/graph/shared")
-        self._lock = threading.Lock()
-
-    # ------------------------------------------------------------------ following the records
-    def synced_seq(self) -> int:
-        try:
-            return int(self._seq_file.read_text().strip() or 0)
-        except FileNotFoundError:
-            return 0
-
-    def _set_synced(self, seq: int) -> None:
-        tmp = self._seq_file.with_suffix(".tmp")
-        with open(tmp, "w") as fh:
-            fh.write(str(seq))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self._seq_file)
 
     def graph_name(self, record_id: str) -> ox.NamedNode:
         return ox.NamedNode(f"{self.repo.base_url}/graph/{record_id}")
 
-    def catch_up(self) -> int:
-        """Apply every change since the last one applied; returns how many records changed."""
-        done = 0
-        with self._lock:
-            seq = self.synced_seq()
-            if seq == 0:
-                self._load_collections()
-            while batch := self.repo.store.changed_since(seq, BATCH):
-                for record_id, collection, deleted, _, xml in batch:
-                    name = self.graph_name(record_id)
-                    if self.store.contains_named_graph(name):
-                        self.store.remove_graph(name)
-                    if not deleted:
-                        own, shared = self._ntriples(record_id, collection, xml)
-                        self.store.load(own, ox.RdfFormat.N_TRIPLES, to_graph=name)
-                        self.store.load(shared, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
-                self.store.flush()
-                seq = batch[-1][3]
-                self._set_synced(seq)
-                done += len(batch)
-        return done
+    # ------------------------------------------------------------------ following the records
+    def start(self) -> None:
+        self._load_collections()
+
+    def apply(self, batch: list[Changed]) -> None:
+        for change in batch:
+            name = self.graph_name(change.id)
+            if self.store.contains_named_graph(name):
+                self.store.remove_graph(name)
+            if not change.deleted:
+                own, shared = self._ntriples(change.id, change.collection, change.xml)
+                self.store.load(own, ox.RdfFormat.N_TRIPLES, to_graph=name)
+                self.store.load(shared, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
+        self.store.flush()
+
+    def clear(self) -> None:
+        self.store.clear()
 
     def _ntriples(self, record_id: str, collection: str, xml: bytes) -> tuple[bytes, bytes]:
         """The record's triples as N-Triples: (about the article itself, about what it shares)."""
@@ -112,22 +84,6 @@ class GraphStore:
         for c in collections.collections():
             data = to_ntriples(collection_graph(c.code, self.repo.base_url))
             self.store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
-
-    def ensure_current(self) -> None:
-        """Catch up if anything (another process: an import, a sync) committed since."""
-        if self.repo.store.max_seq() > self.synced_seq():
-            self.catch_up()
-
-    def listen(self, _states: list[RecordState]) -> None:
-        """A :attr:`Repository.listeners` callback: follow every commit at once."""
-        self.catch_up()
-
-    def rebuild(self) -> int:
-        """Recreate the graph from the records, from scratch."""
-        with self._lock:
-            self.store.clear()
-            self._set_synced(0)
-        return self.catch_up()
 
     # ------------------------------------------------------------------ beyond one machine
     def ntriples(self, chunk: int = 5000) -> Iterator[bytes]:

@@ -2,11 +2,23 @@
 
 from pathlib import Path
 
-from .base import Change, FileState, NotFound, PageRow, RecordState, StaleVersion, Store, StoreError, Version
+from .base import (
+    Change,
+    Changed,
+    FileState,
+    NotFound,
+    PageRow,
+    RecordState,
+    StaleVersion,
+    Store,
+    StoreError,
+    Version,
+)
 from .sqlite import SQLiteStore, utc_now
 
 __all__ = [
     "Change",
+    "Changed",
     "FileState",
     "NotFound",
     "PageRow",

@@ -66,6 +66,17 @@ class PageRow(NamedTuple):
     sets: list[str]
 
 
+class Changed(NamedTuple):
+    """A record as it is after a change: what derived stores (graph, search index) follow."""
+
+    id: str
+    collection: str
+    deleted: bool
+    seq: int
+    xml: bytes
+    fulltext: str | None
+
+
 @dataclass(frozen=True)
 class Version:
     record_id: str
@@ -140,6 +151,10 @@ class Store(Protocol):
 
     def sample_id(self) -> str | None: ...
 
+    def live_page(self, offset: int, limit: int) -> list[tuple[str, str]]: ...
+
+    def live_count(self) -> int: ...
+
     def sets_of(self, record_id: str) -> list[str]: ...
 
     def save_collections(self, rows: Iterable[dict]) -> None: ...
@@ -186,7 +201,7 @@ class Store(Protocol):
     def set_names(self) -> dict[str, str]: ...
 
     # derived stores
-    def changed_since(self, seq: int, limit: int = 1000) -> list[tuple[str, str, bool, int, bytes]]:
+    def changed_since(self, seq: int, limit: int = 1000) -> list[Changed]:
         """(id, collection, deleted, seq, current XML) of records changed after ``seq``, in change order."""
 
     def close(self) -> None: ...

@@ -16,7 +16,17 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .base import Change, FileState, NotFound, PageRow, RecordState, StaleVersion, StoreError, Version
+from .base import (
+    Change,
+    Changed,
+    FileState,
+    NotFound,
+    PageRow,
+    RecordState,
+    StaleVersion,
+    StoreError,
+    Version,
+)
 
 SCHEMA_VERSION = 1
 MMAP_BYTES = 256 * 1024**2  # mapped pages count in RSS: enough for the hot part of a harvest
@@ -402,6 +412,14 @@ class SQLiteStore:
         sql += " ORDER BY date_issued DESC, id LIMIT ?"
         return [_record(r) for r in self._conn().execute(sql, (*args, limit))]
 
+    def live_page(self, offset: int, limit: int) -> list[tuple[str, str]]:
+        """(id, datestamp) of live records in id order, a page at a time (sitemaps)."""
+        sql = "SELECT id, datestamp FROM records WHERE deleted = 0 ORDER BY id LIMIT ? OFFSET ?"
+        return list(self._conn().execute(sql, (limit, offset)))
+
+    def live_count(self) -> int:
+        return self._conn().execute("SELECT count(*) FROM records WHERE deleted = 0").fetchone()[0]
+
     def sample_id(self) -> str | None:
         """One live record's id (for sample identifiers): an index lookup, no cursor left open."""
         row = self._conn().execute("SELECT id FROM records WHERE deleted = 0 ORDER BY id LIMIT 1").fetchone()
@@ -603,14 +621,15 @@ class SQLiteStore:
     def set_names(self) -> dict[str, str]:
         return dict(self._conn().execute("SELECT spec, name FROM sets ORDER BY spec"))
 
-    def changed_since(self, seq: int, limit: int = 1000) -> list[tuple[str, str, bool, int, bytes]]:
-        """(id, collection, deleted, seq, current XML) of records changed after ``seq``, in change order.
+    def changed_since(self, seq: int, limit: int = 1000) -> list[Changed]:
+        """The records changed after ``seq`` as they are now, in change order.
 
         Derived stores (the RDF graph) follow the records with this: they remember the last
         sequence number they applied and ask for what came after it.
         """
         sql = (
-            "SELECT r.id, r.collection, r.deleted, r.seq, v.xml FROM records r JOIN versions v"
+            "SELECT r.id, r.collection, r.deleted, r.seq, v.xml, v.fulltext FROM records r JOIN versions v"
             " ON v.record_id = r.id AND v.version = r.version WHERE r.seq > ? ORDER BY r.seq LIMIT ?"
         )
-        return [(r[0], r[1], bool(r[2]), r[3], bytes(r[4])) for r in self._conn().execute(sql, (seq, limit))]
+        rows = self._conn().execute(sql, (seq, limit))
+        return [Changed(r[0], r[1], bool(r[2]), r[3], bytes(r[4]), r[5]) for r in rows]
