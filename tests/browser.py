@@ -136,6 +136,10 @@ def xpath(driver: Any, path: str) -> Any:
     return driver.find_element(By.XPATH, path)
 
 
+def xpath_all(driver: Any, path: str) -> list:
+    return driver.find_elements(By.XPATH, path)
+
+
 def wait_until_left(driver: Any, page: Any, timeout: float = WAIT) -> None:
     """Wait until ``page`` (the ``<html>`` element of the page the browser was on) is gone."""
     WebDriverWait(driver, timeout).until(ec.staleness_of(page))

@@ -7,7 +7,7 @@
   compiled into the instance folder when the app starts, so the source tree holds no
   build products and an edited catalogue takes effect on the next start.
 * In 繁體中文, the records' own text (titles, names, full text) is converted from
-  simplified with OpenCC (``s2t``) and marked as converted; the record is not changed.
+  simplified with OpenCC (``s2tw``: the Taiwan forms the interface uses) and marked as converted; the record is not changed.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def switch_url(code: str) -> str:
 def _s2t():  # noqa: ANN202 - opencc ships no type information
     import opencc
 
-    return opencc.OpenCC("s2t")
+    return opencc.OpenCC("s2tw")
 
 
 def record_text(text: str | None) -> str:
