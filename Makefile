@@ -10,9 +10,13 @@ PORT     ?= 5000
 
 .PHONY: run test install schemas load lint bench clean system-deps
 
-# Debian tools the tests use as independent clients (rapper parses every RDF serialization).
+# Debian packages the tests use, as check:package pairs, the check being a command the package installs
+# or, for a package with none, a file of it (a path). rapper and roqet are independent RDF and SPARQL
+# clients; chromium and chromedriver run the catalogue's browser tests, whose screenshots need CJK fonts.
 # Installed when missing and we are root (CI, a fresh machine); otherwise those tests say why they skip.
-DEBIAN_TOOLS := rapper:raptor2-utils roqet:rasqal-utils
+CJK_FONT     := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+DEBIAN_TOOLS := rapper:raptor2-utils roqet:rasqal-utils chromium:chromium chromedriver:chromium-driver \
+                $(CJK_FONT):fonts-noto-cjk
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,13 +41,18 @@ lint: install
 	$(PY) -m ruff check .
 
 system-deps:
-	@for pair in $(DEBIAN_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
-	  if ! command -v $$tool >/dev/null 2>&1; then \
-	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      echo "installing $$pkg (for $$tool)"; \
-	      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg) >/dev/null; \
-	    else echo "note: $$tool ($$pkg) is not installed; the tests that need it will be skipped"; fi; \
-	  fi; done
+	@missing=; for pair in $(DEBIAN_TOOLS); do check=$${pair%%:*}; pkg=$${pair#*:}; \
+	  case $$check in /*) [ -e "$$check" ];; *) command -v $$check >/dev/null 2>&1;; esac \
+	    || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq >/dev/null; \
+	  for pkg in $$missing; do echo "installing $$pkg"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null 2>&1 \
+	      || echo "note: could not install $$pkg; the tests that need it will be skipped"; \
+	  done; \
+	else echo "note: not installed:$$missing; the tests that need them will be skipped"; fi
 
 test: schemas lint system-deps
 	$(PY) -m pytest

@@ -9,8 +9,12 @@ Loaded as a pytest plugin by ``conftest.py``, so every test module can ask for i
   repository can be given its ``base_url``), serving the app given to its ``start()``, module-scoped.
 
 Without Chromium, chromedriver (Debian ``chromium``, ``chromium-driver``; ``make system-deps`` installs
-them as root) or the ``selenium`` package, the tests that use a browser skip and say which is missing.
-Selenium is imported only when a browser is asked for, so the rest of the suite never needs it.
+them as root) or the ``selenium`` package, the tests that use a browser skip and say which is missing
+(a module can say so at once: ``pytestmark = pytest.mark.skipif(missing() is not None, reason=...)``);
+the rest of the suite never needs any of them.
+
+The helpers below (``css``, ``follow``, ``next_page``, ``press``, ``screenshot``, ``emulate``…) are the
+ones a test needs to use pages as a reader does: click and wait for the next page, type, tab.
 """
 
 from __future__ import annotations
@@ -28,14 +32,14 @@ from werkzeug.serving import make_server
 
 try:
     from selenium import webdriver
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 except ImportError:  # the browser tests skip and say why (missing()); everything else runs without it
-    webdriver = ActionChains = Service = By = Keys = ec = Select = WebDriverWait = None
+    webdriver = ActionChains = Service = By = Keys = Select = WebDriverException = WebDriverWait = None
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -52,10 +56,14 @@ def missing() -> str | None:
     problems = []
     if webdriver is None:
         problems.append("the selenium package (pip install -e '.[test]')")
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if not path.exists() and shutil.which(path.name) is None:
-            problems.append(f"{path.name} (Debian package {package}; `make system-deps` as root)")
-    return "browser tests need " + " and ".join(problems) if problems else None
+    packages = [
+        f"{path.name} (Debian package {package})"
+        for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver"))
+        if not path.exists() and shutil.which(path.name) is None
+    ]
+    if packages:
+        problems.append(" and ".join(packages) + ", which `make system-deps` installs as root")
+    return "the browser tests need " + "; ".join(problems) if problems else None
 
 
 def _executable(path: Path) -> str:
@@ -140,16 +148,26 @@ def xpath_all(driver: Any, path: str) -> list:
     return driver.find_elements(By.XPATH, path)
 
 
-def wait_until_left(driver: Any, page: Any, timeout: float = WAIT) -> None:
-    """Wait until ``page`` (the ``<html>`` element of the page the browser was on) is gone."""
-    WebDriverWait(driver, timeout).until(ec.staleness_of(page))
+@contextlib.contextmanager
+def next_page(driver: Any, timeout: float = WAIT) -> Iterator[None]:
+    """Wait, after the block (a click, a submit, Enter), until the browser shows the next page, loaded.
+
+    The page left behind is marked rather than watched: asking chromedriver about an element of a page
+    being replaced can fail with an error that is not 'stale element' ("Node with given id does not
+    belong to the document"), so a staleness wait is flaky.
+    """
+    driver.execute_script("window.__left_behind = true")
+    yield
+    WebDriverWait(driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !window.__left_behind && document.readyState === 'complete'"),
+        "the next page did not load",
+    )
 
 
 def follow(driver: Any, element: Any) -> None:
     """Click ``element`` (a link, a submit button) and wait for the next page."""
-    page = css(driver, "html")
-    element.click()
-    wait_until_left(driver, page)
+    with next_page(driver):
+        element.click()
 
 
 def press(driver: Any, *keys: str) -> None:
@@ -199,6 +217,8 @@ def chromium() -> Iterator[Any]:
     reason = missing()
     if reason:
         pytest.skip(reason)
+    for stale in ARTIFACTS.glob("FAILED-*.png"):  # a failure's picture is of this run's failure
+        stale.unlink()
     driver = start_chromium()
     yield driver
     driver.quit()

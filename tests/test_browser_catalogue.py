@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import bibtexparser
@@ -30,21 +32,23 @@ from browser import (
     focused,
     follow,
     missing,
+    next_page,
     press,
     screenshot,
-    wait_until_left,
     xpath,
     xpath_all,
 )
 from lxml import etree
 
 from repository import xmlio
+from repository.app import create_app
 from repository.mods import Article, Host, Name, Title, build_mods
+from repository.service import Repository
 
 pytestmark = pytest.mark.skipif(missing() is not None, reason=missing() or "")
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT / "records" / "media"
+SEED_RECORDS = ROOT / "records" / "media"
 
 
 # --------------------------------------------------------------------------- the records
@@ -161,12 +165,10 @@ def _mods(d: Doc) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def site(live_server, tmp_path_factory):  # noqa: ANN001, ANN201
-    from repository.app import create_app
-    from repository.service import Repository
-
+def site(live_server, tmp_path_factory) -> Iterator[SimpleNamespace]:
+    """The app over the seed and the articles above, served on 127.0.0.1 for the whole module."""
     repo = Repository(tmp_path_factory.mktemp("browser") / "instance", base_url=live_server.url)
-    for xml in sorted(SEED.glob("*.xml")):
+    for xml in sorted(SEED_RECORDS.glob("*.xml")):
         text = xml.with_suffix(".txt").read_text("utf-8")
         repo.save(repo.prepare(xml.read_bytes(), fulltext=text, source=xml.name), 0, who="test", why="test")
     for d in DOCS:
@@ -178,18 +180,15 @@ def site(live_server, tmp_path_factory):  # noqa: ANN001, ANN201
     repo.close()
 
 
-
-
 # --------------------------------------------------------------------------- reading the pages
 
 
-def submit_search(driver, text: str) -> None:  # noqa: ANN001
+def submit_search(driver: Any, text: str) -> None:
     """Type ``text`` into the header's search box and press Enter, as a reader does."""
     box = css(driver, "#q")
     box.clear()
-    page = css(driver, "html")
-    box.send_keys(text, Keys.ENTER)
-    wait_until_left(driver, page)
+    with next_page(driver):
+        box.send_keys(text, Keys.ENTER)
 
 
 def number(text: str) -> int:
@@ -198,42 +197,42 @@ def number(text: str) -> int:
     return int(found.group())
 
 
-def hit_count(driver) -> int:  # noqa: ANN001
+def hit_count(driver: Any) -> int:
     """The 'N records found' line of a results page."""
     return number(css(driver, ".results .count").text)
 
 
-def hit_ids(driver) -> list[str]:  # noqa: ANN001
+def hit_ids(driver: Any) -> list[str]:
     return [urlsplit(a.get_attribute("href")).path.rsplit("/", 1)[1] for a in css_all(driver, ".hits h3 a")]
 
 
-def hit_dates(driver) -> list[str]:  # noqa: ANN001
+def hit_dates(driver: Any) -> list[str]:
     return [t.get_attribute("datetime") for t in css_all(driver, ".hits .meta time")]
 
 
-def marked_titles(driver) -> dict[str, list[str]]:  # noqa: ANN001
+def marked_titles(driver: Any) -> dict[str, list[str]]:
     """Each hit's title with the words highlighted in it."""
     titles = css_all(driver, ".hits h3 a")
     return {a.text: [m.text for m in a.find_elements("css selector", "mark")] for a in titles}
 
 
-def hit_newspapers(driver) -> list[str]:  # noqa: ANN001
+def hit_newspapers(driver: Any) -> list[str]:
     return [p.text.split(" · ")[0] for p in css_all(driver, ".hits .meta")]
 
 
-def params(driver) -> dict[str, list[str]]:  # noqa: ANN001
+def params(driver: Any) -> dict[str, list[str]]:
     return parse_qs(urlsplit(driver.current_url).query)
 
 
-def html_lang(driver) -> str:  # noqa: ANN001
+def html_lang(driver: Any) -> str:
     return css(driver, "html").get_attribute("lang")
 
 
-def facet_link(driver, facet: str, value: str):  # noqa: ANN001, ANN201
+def facet_link(driver: Any, facet: str, value: str) -> Any:
     return xpath(driver, f"//ul[@aria-labelledby='facet-{facet}']//a[normalize-space()='{value}']")
 
 
-def facet_values(driver, facet: str) -> dict[str, int]:  # noqa: ANN001
+def facet_values(driver: Any, facet: str) -> dict[str, int]:
     """What a facet lists: each value as shown (link or, when selected, bold) with its count."""
     out: dict[str, int] = {}
     for li in css_all(driver, f"ul[aria-labelledby='facet-{facet}'] > li"):
@@ -243,15 +242,15 @@ def facet_values(driver, facet: str) -> dict[str, int]:  # noqa: ANN001
     return out
 
 
-def selected_filters(driver) -> list[str]:  # noqa: ANN001
+def selected_filters(driver: Any) -> list[str]:
     return [a.get_attribute("textContent").strip() for a in css_all(driver, ".selected a.remove")]
 
 
-def remove_filter(driver, containing: str) -> None:  # noqa: ANN001
+def remove_filter(driver: Any, containing: str) -> None:
     follow(driver, xpath(driver, f"//section[@class='selected']//a[contains(., '{containing}')]"))
 
 
-def fields(driver) -> dict[str, str]:  # noqa: ANN001
+def fields(driver: Any) -> dict[str, str]:
     """The record page's field list: label → value."""
     labels = css_all(driver, "dl.fields > dt")
     values = css_all(driver, "dl.fields > dd")
@@ -259,21 +258,13 @@ def fields(driver) -> dict[str, str]:  # noqa: ANN001
     return {dt.text.strip(): dd.text.strip() for dt, dd in zip(labels, values, strict=True)}
 
 
-def field(found: dict[str, str], *labels: str) -> str:
-    """The value under whichever of ``labels`` (one per interface language) the page uses."""
-    for label in labels:
-        if label in found:
-            return found[label]
-    raise AssertionError(f"none of {labels} among the record's fields {list(found)}")
-
-
-def switch_language(driver, code: str) -> None:  # noqa: ANN001
+def switch_language(driver: Any, code: str) -> None:
     follow(driver, css(driver, f"nav.languages a[hreflang='{code}']"))
 
 
 def fetch(url: str) -> tuple[str, str]:
     """(content type, body) of a link the page gives, downloaded as a reference manager would."""
-    with urllib.request.urlopen(url, timeout=WAIT) as response:  # noqa: S310 - our own live server
+    with urllib.request.urlopen(url, timeout=WAIT) as response:
         assert response.status == 200, url
         return response.headers.get("Content-Type", ""), response.read().decode("utf-8")
 
@@ -281,7 +272,7 @@ def fetch(url: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- the tests
 
 
-def test_home_page_collections_recent_additions_and_a_search(site, browser) -> None:  # noqa: ANN001
+def test_home_page_collections_recent_additions_and_a_search(site, browser) -> None:
     browser.get(site.url + "/")
     assert html_lang(browser) == "zh-Hans"  # the browser asks for zh-CN; the library's default too
     collections = {
@@ -314,7 +305,7 @@ def test_home_page_collections_recent_additions_and_a_search(site, browser) -> N
     screenshot(browser, "01-search-results")
 
 
-def test_simplified_and_traditional_find_each_other(site, browser) -> None:  # noqa: ANN001
+def test_simplified_and_traditional_find_each_other(site, browser) -> None:
     liaoning = {"media-2019-11-04-t21", "media-2022-03-08-t22", "media-2024-09-12-t23"}
     traditional = "media-2021-05-18-t24"  # 遼寧日報, by 劉德斌, catalogued in traditional script
     browser.get(site.url + "/")
@@ -337,7 +328,7 @@ def test_simplified_and_traditional_find_each_other(site, browser) -> None:  # n
     screenshot(browser, "02-simplified-traditional")
 
 
-def test_facets_narrow_combine_and_are_removed(site, browser) -> None:  # noqa: ANN001
+def test_facets_narrow_combine_and_are_removed(site, browser) -> None:
     browser.get(site.url + "/search?q=大连")
     everything = hit_count(browser)
     assert everything == len(DALIAN) and selected_filters(browser) == []
@@ -389,7 +380,7 @@ def test_facets_narrow_combine_and_are_removed(site, browser) -> None:  # noqa: 
     assert hit_count(browser) == everything and selected_filters(browser) == []
 
 
-def test_sort_by_date_and_pages(site, browser) -> None:  # noqa: ANN001
+def test_sort_by_date_and_pages(site, browser) -> None:
     browser.get(site.url + "/search?q=")
     assert hit_count(browser) == TOTAL  # the empty query lists everything
     dates = hit_dates(browser)
@@ -427,7 +418,7 @@ def test_sort_by_date_and_pages(site, browser) -> None:  # noqa: ANN001
     assert hit_ids(browser) == second
 
 
-def test_language_switch_keeps_the_page(site, browser) -> None:  # noqa: ANN001
+def test_language_switch_keeps_the_page(site, browser) -> None:
     browser.get(site.url + "/search?q=大连&newspaper=大连日报")
     assert html_lang(browser) == "zh-Hans"
     simplified = [a.text for a in css_all(browser, ".hits h3 a")]
@@ -458,8 +449,7 @@ def test_language_switch_keeps_the_page(site, browser) -> None:  # noqa: ANN001
     assert urlsplit(browser.current_url).path == f"/records/{record}" and html_lang(browser) == "zh-Hant"
     assert css(browser, "article h1").text == "東北亞國際航運中心建設正當其時"
     found = fields(browser)
-    assert field(found, "來源", "来源", "Source") == "遼寧日報"
-    assert field(found, "作者", "Author") == "劉德斌"
+    assert found["來源"] == "遼寧日報" and found["作者"] == "劉德斌"  # labels and values in 繁體中文
     assert "大連港" in css(browser, ".fulltext").text and "大连" not in css(browser, ".fulltext").text
     assert css(browser, "article").get_attribute("lang") == "zh-Hant"
     assert css_all(browser, "p.converted")
@@ -473,18 +463,19 @@ def test_language_switch_keeps_the_page(site, browser) -> None:  # noqa: ANN001
     assert "大连港" in css(browser, ".fulltext").text
 
 
-def test_record_page_fields_forms_and_citation_export(site, browser) -> None:  # noqa: ANN001
+def test_record_page_fields_forms_and_citation_export(site, browser) -> None:
     record = BY_ID["media-2024-09-12-t23"]
     browser.get(site.url + "/search?q=刘德斌")
     follow(browser, xpath(browser, f"//ol[@class='hits']//h3/a[normalize-space()='{record.title}']"))
     assert urlsplit(browser.current_url).path == f"/records/{record.id}"
     assert record.title in browser.title
     found = fields(browser)
-    assert field(found, "来源", "Source") == "辽宁日报"
-    assert field(found, "标题", "Title") == record.title
-    assert field(found, "日期", "Date") == "2024-09-12"
-    assert field(found, "作者", "Author") == "刘德斌、吕丽"
-    assert field(found, "版次", "Page") == "03"
+    assert found["来源"] == "辽宁日报"
+    assert found["标题"] == record.title
+    assert found["日期"] == "2024-09-12"
+    assert found["作者"] == "刘德斌、吕丽"
+    assert found["版次"] == "03"
+    assert found["馆藏"] == "媒体上的大连专题数据库"
     paragraphs = [p.text for p in css_all(browser, ".fulltext p")]
     assert paragraphs == [p for p in record.text.split("\n") if p.strip()]
     canonical = css(browser, "link[rel=canonical]").get_attribute("href")
@@ -528,7 +519,7 @@ def test_record_page_fields_forms_and_citation_export(site, browser) -> None:  #
     assert record.title in css(browser, "#citation-gb7714").text
 
 
-def test_keyboard_reaches_the_search_box_from_the_skip_link(site, browser) -> None:  # noqa: ANN001
+def test_keyboard_reaches_the_search_box_from_the_skip_link(site, browser) -> None:
     browser.get(site.url + "/")
     press(browser, Keys.TAB)
     skip = focused(browser)
@@ -540,9 +531,8 @@ def test_keyboard_reaches_the_search_box_from_the_skip_link(site, browser) -> No
     press(browser, Keys.TAB)
     assert focused(browser).get_attribute("id") == "q"
     assert focused(browser).value_of_css_property("outline-style") != "none"  # the focus is visible
-    page = css(browser, "html")
-    press(browser, "刘德斌", Keys.ENTER)
-    wait_until_left(browser, page)
+    with next_page(browser):
+        press(browser, "刘德斌", Keys.ENTER)
     assert params(browser)["q"] == ["刘德斌"] and hit_count(browser) == 4
 
     # the skip link itself: Enter, then Tab lands in the main content, past the header
@@ -553,7 +543,7 @@ def test_keyboard_reaches_the_search_box_from_the_skip_link(site, browser) -> No
     assert browser.execute_script("return document.activeElement.closest('main') !== null")
 
 
-def test_phone_layout(site, browser) -> None:  # noqa: ANN001
+def test_phone_layout(site, browser) -> None:
     emulate(browser, *PHONE)
     browser.get(site.url + "/search?q=大连")
     assert browser.execute_script("return window.innerWidth") == PHONE[0]
@@ -571,3 +561,24 @@ def test_phone_layout(site, browser) -> None:  # noqa: ANN001
     label, value = css(browser, "dl.fields > dt").rect, css(browser, "dl.fields > dd").rect
     assert value["y"] > label["y"] and abs(value["x"] - label["x"]) < 2  # labels above values
     screenshot(browser, "08-phone-record")
+
+
+# --------------------------------------------------------------------------- facet values
+
+
+def test_facets_treat_simplified_and_traditional_forms_as_one(site, browser) -> None:
+    browser.get(site.url + "/search?q=刘德斌&lang=zh-Hant")
+    screenshot(browser, "09-facets-by-script")
+    assert hit_count(browser) == 4
+    facet_values(browser, "newspaper")  # each label once
+    facet_values(browser, "author")
+    browser.get(site.url + "/search?q=刘德斌&lang=zh-Hans")  # the cookie remembers 繁體中文 otherwise
+    follow(browser, facet_link(browser, "newspaper", "辽宁日报"))
+    assert hit_count(browser) == 4  # the search found all four; the newspaper is the same
+
+
+def test_facet_values_are_shown_by_name(site, browser) -> None:
+    browser.get(site.url + "/search?q=大连")
+    screenshot(browser, "10-facet-names")
+    assert "媒体上的大连专题数据库" in facet_values(browser, "collection")
+    assert not {"media", "zh-Hans", "zh-Hant"} & set(facet_values(browser, "language"))

@@ -137,7 +137,7 @@ def _unexpected(exc: Exception) -> Response:
     if isinstance(exc, HTTPException):
         return _http_error(exc)  # type: ignore[return-value]
     current_app.logger.exception("API: unexpected error")
-    return error_response(500, "internal error; the change (if any) was not stored")
+    return error_response(500, "internal error (logged for the administrators)")
 
 
 @bp.before_request

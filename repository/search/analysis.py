@@ -146,3 +146,15 @@ def highlight_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
     return merged
+
+
+@cache
+def _t2s():  # noqa: ANN202 - opencc ships no type information
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def simplified(value: str) -> str:
+    """A facet value (newspaper, name) in simplified form, so 遼寧日報 and 辽宁日报 are one entry."""
+    return _t2s().convert(value)

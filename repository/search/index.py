@@ -155,8 +155,8 @@ class SearchIndex(Follower):
         body = analysis.fold_terms("\n".join(p for p in (article.abstract, change.fulltext) if p))
         doc = tantivy.Document(id=change.id, head=head, body=body, words=f"{head}\n{body}")
         if article.host and article.host.title:
-            doc.add_text("newspaper", article.host.title)
-        for name in dict.fromkeys(n.text for n in article.names):
+            doc.add_text("newspaper", analysis.simplified(article.host.title))
+        for name in dict.fromkeys(analysis.simplified(n.text) for n in article.names):
             doc.add_text("author", name)
         doc.add_text("collection", article.collection or change.collection)
         if article.language_tag:
@@ -210,6 +210,8 @@ class SearchIndex(Follower):
             if facet not in FACETS:
                 continue
             for value in values:
+                if facet in ("newspaper", "author"):
+                    value = analysis.simplified(value)
                 out.append(tantivy.Query.term_query(self.schema, facet, value))
         lo = date_number(request.date_from)
         hi = date_number(request.date_to, end=True)

@@ -7,7 +7,8 @@
   compiled into the instance folder when the app starts, so the source tree holds no
   build products and an edited catalogue takes effect on the next start.
 * In 繁體中文, the records' own text (titles, names, full text) is converted from
-  simplified with OpenCC (``s2tw``: the Taiwan forms the interface uses) and marked as converted; the record is not changed.
+  simplified with OpenCC (``s2tw``: the Taiwan forms the interface uses) and marked as
+  converted; the record is not changed.
 """
 
 from __future__ import annotations

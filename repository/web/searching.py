@@ -124,6 +124,25 @@ def _hits(result: SearchResult) -> list[dict]:
     return rows
 
 
+LANGUAGE_NAMES = {"zh-Hans": "Chinese (simplified)", "zh-Hant": "Chinese (traditional)", "zh": "Chinese",
+                  "en": "English", "zh-Latn-pinyin": "Chinese (pinyin)"}  # fmt: skip
+
+
+def facet_value_label(facet: str, value: str) -> str:
+    """What a reader sees for a facet value: collections and languages by name, the rest as catalogued."""
+    from flask_babel import gettext
+
+    from .. import collections
+    from .i18n import current_language
+
+    if facet == "collection":
+        coll = collections.get(value)
+        return coll.name(current_language()) if coll else value
+    if facet == "language":
+        return gettext(LANGUAGE_NAMES[value]) if value in LANGUAGE_NAMES else value
+    return record_text(value)
+
+
 FACET_LABELS = {
     "newspaper": "Newspaper",
     "author": "Author",
@@ -158,6 +177,7 @@ def search() -> str | tuple[str, int]:
         facet_labels=FACET_LABELS,
         years_top=top,
         link=link,
+        label=facet_value_label,
         without_dates=[(k, v) for k, v in parsed.args if k not in ("from", "to")],
         behind=index.behind(),
         indexed=len(index),

@@ -14,3 +14,6 @@ def _(text: str) -> str:
 BROWSABLE = (_("Newspapers"), _("Authors"), _("Years"), _("Collections"))
 FACET_LABELS = (_("Newspaper"), _("Author"), _("Collection"), _("Language"))
 ROLES = (_("reader"), _("cataloger"), _("administrator"))
+LANGUAGE_NAMES = (
+    _("Chinese (simplified)"), _("Chinese (traditional)"), _("Chinese"), _("English"), _("Chinese (pinyin)"),
+)  # fmt: skip
