@@ -245,7 +245,10 @@ def _document_breakdown(repo, k: int = 2000) -> dict:  # noqa: ANN001
         t["fold_terms"] += c - b
         t["title_key (pinyin)"] += d - c
         t["tantivy.Document"] += e - d
-    return {"records": len(batch), "ms_per_record": {name: 1000 * v / max(1, len(batch)) for name, v in t.items()}}
+    return {
+        "records": len(batch),
+        "ms_per_record": {name: 1000 * v / max(1, len(batch)) for name, v in t.items()},
+    }
 
 
 def _fields(change) -> tuple[str, str, dict]:  # noqa: ANN001
@@ -314,7 +317,15 @@ def worker_build_fts(instance: Path, path: Path) -> dict:
             head, body, meta = _fields(change)
             rows.append((rowid, fts_tokens(head, pattern), fts_tokens(body, pattern)))
             metas.append(
-                (rowid, change.id, meta["newspaper"], meta["language"], meta["collection"], meta["date"], meta["year"])
+                (
+                    rowid,
+                    change.id,
+                    meta["newspaper"],
+                    meta["language"],
+                    meta["collection"],
+                    meta["date"],
+                    meta["year"],
+                )
             )
             authors += [(rowid, name) for name in meta["authors"]]
         c = time.perf_counter()
@@ -332,12 +343,11 @@ def worker_build_fts(instance: Path, path: Path) -> dict:
     db.execute("INSERT INTO fts(fts) VALUES ('optimize')")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     optimize_seconds = time.perf_counter() - t1
-    sizes = {
-        name: n
-        for name, n in db.execute(
-            "SELECT name, sum(pgsize) FROM dbstat GROUP BY name"
-        ).fetchall()
-    } if _has_dbstat(db) else {}
+    sizes = (
+        {name: n for name, n in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()}
+        if _has_dbstat(db)
+        else {}
+    )
     fts_bytes = sum(n for name, n in sizes.items() if name.startswith("fts"))
     db.close()
     repo.close()
@@ -416,14 +426,27 @@ class Fts:
             ).fetchall()
             ids = [r[0] for r in rows]
         else:
-            rowids = [r[0] for r in self.db.execute("SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT 20", [match])]
-            found = dict(
-                self.db.execute(f"SELECT id, rid FROM meta WHERE id IN ({','.join('?' * len(rowids))})", rowids)
-            ) if rowids else {}
+            rowids = [
+                r[0]
+                for r in self.db.execute(
+                    "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY rank LIMIT 20", [match]
+                )
+            ]
+            found = (
+                dict(
+                    self.db.execute(
+                        f"SELECT id, rid FROM meta WHERE id IN ({','.join('?' * len(rowids))})", rowids
+                    )
+                )
+                if rowids
+                else {}
+            )
             ids = [found[r] for r in rowids]
         if not facets:
             join = " JOIN meta m ON m.id = fts.rowid" if filtered else ""
-            total = self.db.execute(f"SELECT count(*) FROM fts{join} WHERE fts MATCH ?{where}", [match, *params]).fetchone()[0]
+            total = self.db.execute(
+                f"SELECT count(*) FROM fts{join} WHERE fts MATCH ?{where}", [match, *params]
+            ).fetchone()[0]
             return total, ids
         top = f"ORDER BY 3 DESC LIMIT {FACET_SIZE}"
         sql = (
@@ -472,7 +495,13 @@ class Like:
 
 
 def worker_query(
-    instance: Path, fts_path: Path, reps: int, case_cap: float, like_reps: int, like_cap: float, engines: set[str]
+    instance: Path,
+    fts_path: Path,
+    reps: int,
+    case_cap: float,
+    like_reps: int,
+    like_cap: float,
+    engines: set[str],
 ) -> dict:
     """Every case on every engine, in this one process; the LIKE scan last, so it cannot evict the indexes."""
     from repository.search.index import SearchIndex, SearchRequest
@@ -494,11 +523,15 @@ def worker_query(
         row: dict[str, dict] = {}
         for facets in (False, True):
 
-            def tantivy_search(request: SearchRequest = request, facets: bool = facets) -> tuple[int, list[str]]:
+            def tantivy_search(
+                request: SearchRequest = request, facets: bool = facets
+            ) -> tuple[int, list[str]]:
                 r = index.search(request, facets=facets)
                 return r.total, [i for i, _ in r.hits]
 
-            def fts_search(text: str = text, filtered: bool = filtered, facets: bool = facets) -> tuple[int, list[str]]:
+            def fts_search(
+                text: str = text, filtered: bool = filtered, facets: bool = facets
+            ) -> tuple[int, list[str]]:
                 return fts.search(text, filtered, facets)
 
             suffix = "+facets" if facets else ""
@@ -565,7 +598,9 @@ def tree_for(n: int, cache: Path, seed: int, say: Callable[[str], None]) -> tupl
         info = json.loads(marker.read_text()) if marker.exists() else {"how": "cached"}
         return tree, info | {"reused": True}
     bigger = sorted(
-        (int(p.name.split("-")[1]), p) for p in cache.glob("tree-*") if p.is_dir() and p.name.split("-")[1].isdigit()
+        (int(p.name.split("-")[1]), p)
+        for p in cache.glob("tree-*")
+        if p.is_dir() and p.name.split("-")[1].isdigit()
     )
     for m, src in bigger:
         if m > n and _count_xml(src / "media") == m:
@@ -591,7 +626,9 @@ def tree_for(n: int, cache: Path, seed: int, say: Callable[[str], None]) -> tupl
     return tree, info | {"reused": False}
 
 
-def instance_for(n: int, tree: Path, cache: Path, rebuild: bool, say: Callable[[str], None]) -> tuple[Path, dict]:
+def instance_for(
+    n: int, tree: Path, cache: Path, rebuild: bool, say: Callable[[str], None]
+) -> tuple[Path, dict]:
     """``cache/search-N/instance``, imported with the CLI (``--workers 2``), reused when ``import.json`` says
     it is complete."""
     folder = cache / f"search-{n}"
@@ -612,7 +649,9 @@ def instance_for(n: int, tree: Path, cache: Path, rebuild: bool, say: Callable[[
         env={"BENCH_PEAK_FILE": str(peak_file)},
     )
     if child.returncode != 0:
-        raise RuntimeError(f"import failed (exit {child.returncode}):\n{child.stdout[-2000:]}\n{child.stderr[-3000:]}")
+        raise RuntimeError(
+            f"import failed (exit {child.returncode}):\n{child.stdout[-2000:]}\n{child.stderr[-3000:]}"
+        )
     from repository.service import Repository
 
     repo = Repository(instance)
@@ -736,12 +775,22 @@ def render(results: list[dict]) -> str:
             + (f" ({gen['rate']:,.0f} articles/s)" if gen.get("rate") else "")
             + f"; imported with `repository import --workers 2` at {imp['rate']:,.0f} records/s "
             f"({imp['seconds']:,.0f} s{', instance reused from an earlier run' if imp.get('reused') else ''}; "
-            f"peak RSS {imp.get('peak_rss_mb') or float('nan'):,.0f} MB), store {imp['store_bytes'] / 1e9:,.2f} GB.",
+            f"peak RSS {imp.get('peak_rss_mb') or float('nan'):,.0f} MB), store {imp['store_bytes'] / 1e9:,.2f} GB"
+            + (f" ({imp['note']})." if imp.get("note") else "."),
             "",
             "Index build:",
             "",
             table(
-                ["engine", "wall s", "CPU/wall", "articles/s", "size MB", "KiB/article", "peak RSS MB", "where the time goes"],
+                [
+                    "engine",
+                    "wall s",
+                    "CPU/wall",
+                    "articles/s",
+                    "size MB",
+                    "KiB/article",
+                    "peak RSS MB",
+                    "where the time goes",
+                ],
                 [
                     [
                         "tantivy `catch_up()`",
@@ -754,18 +803,28 @@ def render(results: list[dict]) -> str:
                         f"store read {tb['read_s']:.0f} s, document() {tb['document_s']:.0f} s, "
                         f"writer (add + commit) {tb['writer_s']:.0f} s, final merge {tb['merge_s']:.0f} s",
                     ],
-                    *([[
-                        "FTS5 (Python analysis)",
-                        f"{fb['seconds']:,.0f} + {fb['optimize_s']:,.0f}",
-                        f"{100 * fb['cpu_seconds'] / fb['seconds']:.0f}%",
-                        f"{n / fb['seconds']:,.0f} {_mark(n / fb['seconds'] >= TARGET_BUILD_RATE)}",
-                        f"{fb['bytes'] / 1e6:,.0f}",
-                        f"{fb['bytes'] / n / 1024:.2f}",
-                        f"{fb['peak_rss_mb']:,.0f}",
-                        f"store read {fb['read_s']:.0f} s, parse + analysis {fb['analysis_s']:.0f} s, "
-                        f"inserts {fb['insert_s']:.0f} s; then optimize"
-                        + (f"; FTS tables {fb['fts_bytes'] / 1e6:,.0f} MB of the file" if fb.get("fts_bytes") else ""),
-                    ]] if fb else [["FTS5", "not run (`--engines`)", "", "", "", "", "", ""]]),
+                    *(
+                        [
+                            [
+                                "FTS5 (Python analysis)",
+                                f"{fb['seconds']:,.0f} + {fb['optimize_s']:,.0f}",
+                                f"{100 * fb['cpu_seconds'] / fb['seconds']:.0f}%",
+                                f"{n / fb['seconds']:,.0f} {_mark(n / fb['seconds'] >= TARGET_BUILD_RATE)}",
+                                f"{fb['bytes'] / 1e6:,.0f}",
+                                f"{fb['bytes'] / n / 1024:.2f}",
+                                f"{fb['peak_rss_mb']:,.0f}",
+                                f"store read {fb['read_s']:.0f} s, parse + analysis {fb['analysis_s']:.0f} s, "
+                                f"inserts {fb['insert_s']:.0f} s; then optimize"
+                                + (
+                                    f"; FTS tables {fb['fts_bytes'] / 1e6:,.0f} MB of the file"
+                                    if fb.get("fts_bytes")
+                                    else ""
+                                ),
+                            ]
+                        ]
+                        if fb
+                        else [["FTS5", "not run (`--engines`)", "", "", "", "", "", ""]]
+                    ),
                 ],
             ),
             "",
@@ -773,7 +832,10 @@ def render(results: list[dict]) -> str:
         sample = tb.get("sample")
         if sample:
             parts = ", ".join(f"{k} {v:.2f}" for k, v in sample["ms_per_record"].items())
-            lines += [f"`SearchIndex.document()` by stage over {sample['records']:,} records (ms/record): {parts}.", ""]
+            lines += [
+                f"`SearchIndex.document()` by stage over {sample['records']:,} records (ms/record): {parts}.",
+                "",
+            ]
         rows = []
         for label, c in q["cases"].items():
             t, tf, lk = c["tantivy"], c["tantivy+facets"], c.get("like", {})
@@ -840,7 +902,9 @@ def _targets(results: list[dict]) -> list[str]:
                 for key in (engine, engine + "+facets")
                 if c[key]["p95"] >= TARGET_P95_MS
             ]
-            hard = max(cases["大连 (hard case)"][engine]["p95"], cases["大连 (hard case)"][engine + "+facets"]["p95"])
+            hard = max(
+                cases["大连 (hard case)"][engine]["p95"], cases["大连 (hard case)"][engine + "+facets"]["p95"]
+            )
             build = r["tantivy_build" if engine == "tantivy" else "fts_build"]
             rate = n / build["seconds"]
             verdict = "at N = 1,000,000 (the target's N)" if n >= TARGET_N else "(the target is at 1,000,000)"
@@ -880,7 +944,10 @@ def _targets(results: list[dict]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     sizes = sorted({int(s) for s in args.sizes.split(",") if s.strip()})
     args.cache.mkdir(parents=True, exist_ok=True)
-    print(f"sizes {', '.join(f'{s:,}' for s in sizes)}; tokenizer check: {' '.join(check_tokenizer())}", flush=True)
+    print(
+        f"sizes {', '.join(f'{s:,}' for s in sizes)}; tokenizer check: {' '.join(check_tokenizer())}",
+        flush=True,
+    )
     OUT.mkdir(parents=True, exist_ok=True)
     store = OUT / "search.json"
     kept = json.loads(store.read_text()) if store.exists() and not args.fresh_report else []
@@ -900,12 +967,16 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Catalogue search: tantivy vs SQLite FTS5 vs a LIKE scan.")
     ap.add_argument("--sizes", default="100000,1000000", help="comma-separated N (default 100000,1000000)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/bench-data"), help="trees and instances (reused)")
+    ap.add_argument(
+        "--cache", type=Path, default=Path("/tmp/bench-data"), help="trees and instances (reused)"
+    )
     ap.add_argument("--keep", action="store_true", default=True, help="keep trees and instances (default)")
     ap.add_argument("--no-keep", dest="keep", action="store_false", help="delete each N's data after it")
     ap.add_argument("--rebuild", action="store_true", help="import again even if a cached instance exists")
     ap.add_argument("--reps", type=int, default=50, help="warm runs per query and engine (default 50)")
-    ap.add_argument("--case-cap", type=float, default=20.0, help="seconds per query and engine before fewer runs")
+    ap.add_argument(
+        "--case-cap", type=float, default=20.0, help="seconds per query and engine before fewer runs"
+    )
     ap.add_argument("--like-reps", type=int, default=3)
     ap.add_argument("--like-cap", type=float, default=30.0, help="seconds before a LIKE scan is stopped")
     ap.add_argument(
