@@ -4,14 +4,12 @@ Why this shape (``../shared/reference/catalog.md``):
 
 * Engines that take a run of Chinese characters as one token never find 大连
   inside a sentence, and a trigram index finds nothing for two-character words,
-  the most common queries. Every CJK bigram must be a term. Rather than write
-  every overlapping bigram out in Python (a millisecond an article, too slow for
-  the index build), each text is indexed **twice** by the index's own tokenizer
-  (Rust): cut into two-character chunks from the first character of each CJK run
-  (:data:`EVEN_PATTERN`) and from its second (:data:`ODD_PATTERN`). Every bigram is
-  a chunk of one of the two; a query word becomes a phrase of its own chunks, a
-  lone last character matching as a prefix (:func:`chunks`), looked up in both.
-  Latin text is indexed as words.
+  the most common queries. The index (:mod:`.index`) makes every CJK character
+  and character bigram a term with tantivy's own n-gram tokenizer (Rust), over
+  the text folded here; a query word is looked up as all of its bigrams. That
+  tokenizer records no usable positions, so adjacency is not checked yet: a
+  four-character word can match a record holding its bigrams apart (the search
+  benchmark shows how often). Latin text is indexed as ASCII words.
 * Simplified and traditional forms must find each other in both directions, so
   everything is **folded to simplified** (OpenCC ``t2s``; folding the other way is
   one-to-many: 干 is 幹, 乾 or 干). Full-width and half-width forms and case fold
@@ -33,21 +31,6 @@ from functools import cache
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
 _TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)")
 _CJK_CHAR = re.compile(rf"[{_CJK}]")
-_CHUNK = re.compile(rf"[{_CJK}]{{1,2}}|[^\W_{_CJK}]+")
-
-
-def _rust(ranges: str) -> str:
-    r"""The CJK ranges in the syntax of Rust's ``regex`` crate (``\u{…}`` escapes)."""
-    return "".join(c if c == "-" else f"\\u{{{ord(c):x}}}" for c in ranges)
-
-
-_R = _rust(_CJK)
-_RUST_WORD = rf"[\w--_--[{_R}]]"
-#: Chunks from the first character of each CJK run: 在大 连港 口.
-EVEN_PATTERN = rf"[{_R}]{{1,2}}|{_RUST_WORD}+"
-#: Chunks from the second: the run's first character is taken with what precedes it
-#: (text start, a non-word character, or a Latin word) as one token no query asks for.
-ODD_PATTERN = rf"^[{_R}]|[^\w][{_R}]|{_RUST_WORD}+[{_R}]?|[{_R}]{{1,2}}"
 
 
 @cache
@@ -101,15 +84,6 @@ def fold_terms(text: str) -> str:
     return _foldable().sub(lambda m: table[ord(m.group())], text)
 
 
-def chunks(word: str) -> list[str]:
-    """A query word as the index cuts it (from the start of its CJK runs)."""
-    return _CHUNK.findall(fold(word))
-
-
-def is_cjk(chunk: str) -> bool:
-    return _CJK_CHAR.match(chunk) is not None
-
-
 def query_words(query: str) -> list[str]:
     """A query split into the words that must all match; ``"…"`` keeps a phrase together.
 
@@ -119,7 +93,7 @@ def query_words(query: str) -> list[str]:
     words: list[str] = []
     for quoted, bare in re.findall(r'"([^"]*)"|(\S+)', fold(query)):
         word = (quoted or bare).strip()
-        if word and chunks(word):
+        if word and _TOKEN.search(word):
             words.append(word)
     return words
 
