@@ -49,7 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import sqlite3
 import statistics
@@ -104,16 +103,12 @@ CASES: list[tuple[str, str, str, bool]] = [
 # --------------------------------------------------------------------------- analysis for FTS5
 
 
-def _cjk_run() -> re.Pattern[str]:
-    from repository.search import analysis
-
-    return re.compile(rf"(?P<cjk>[{analysis._CJK}]+)|(?P<word>[^\W_{analysis._CJK}]+)")
-
-
-def fts_tokens(text: str, pattern: re.Pattern[str]) -> str:
+def fts_tokens(text: str) -> str:
     """Already folded text as FTS5 tokens: each CJK run's bigrams in order, then its characters; words."""
     out: list[str] = []
-    for m in pattern.finditer(text):
+    from repository.search import analysis
+
+    for m in analysis.TOKEN.finditer(text):
         run = m.group("cjk")
         if run:
             if len(run) > 1:
@@ -128,15 +123,11 @@ def fts_match(text: str) -> str:
     """A query as an FTS5 MATCH expression: each word a phrase of its bigrams (per CJK run), all ANDed."""
     from repository.search import analysis
 
-    pattern = _cjk_run()
     phrases = []
     for word in analysis.query_words(text):
-        for m in pattern.finditer(analysis.fold(word)):
+        for m in analysis.TOKEN.finditer(analysis.fold(word)):
             run = m.group("cjk")
-            if run:
-                grams = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
-            else:
-                grams = [m.group("word")]
+            grams = analysis.grams(run) if run else [m.group("word")]
             phrases.append('"' + " ".join(grams) + '"')
     return " AND ".join(phrases)
 
@@ -146,7 +137,7 @@ def check_tokenizer() -> list[str]:
     db = sqlite3.connect(":memory:")
     db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='unicode61')")
     db.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'row')")
-    sample = fts_tokens("在大连港口", _cjk_run())
+    sample = fts_tokens("在大连港口")
     db.execute("INSERT INTO t(x) VALUES (?)", (sample,))
     terms = sorted(r[0] for r in db.execute("SELECT term FROM v"))
     expected = sorted(set(sample.split()))
@@ -224,25 +215,23 @@ def _document_breakdown(repo, k: int = 2000) -> dict:  # noqa: ANN001
     import tantivy
 
     from repository.mods import read_article
-    from repository.search import analysis
-    from repository.search.index import title_key
+    from repository.search.index import text_fields, title_key
     from repository.xmlio import parse
 
     batch = repo.store.changed_since(0, k)
-    t = {"parse+read_article": 0.0, "fold_terms": 0.0, "title_key (pinyin)": 0.0, "tantivy.Document": 0.0}
+    t = {"parse+read_article": 0.0, "text_fields": 0.0, "title_key (pinyin)": 0.0, "tantivy.Document": 0.0}
     for change in batch:
         a = time.perf_counter()
         article = read_article(parse(change.xml, change.id).getroot())
         b = time.perf_counter()
-        head = analysis.fold_terms(article.title or "")
-        body = analysis.fold_terms(change.fulltext or "")
+        head, body = text_fields(article, change.fulltext)
         c = time.perf_counter()
         title_key(article.title)
         d = time.perf_counter()
         tantivy.Document(id=change.id, head=head, body=body, words=f"{head}\n{body}")
         e = time.perf_counter()
         t["parse+read_article"] += b - a
-        t["fold_terms"] += c - b
+        t["text_fields"] += c - b
         t["title_key (pinyin)"] += d - c
         t["tantivy.Document"] += e - d
     return {
@@ -254,18 +243,11 @@ def _document_breakdown(repo, k: int = 2000) -> dict:  # noqa: ANN001
 def _fields(change) -> tuple[str, str, dict]:  # noqa: ANN001
     """The head and body text and the facet values ``SearchIndex.document`` indexes, for FTS5."""
     from repository.mods import read_article
-    from repository.search import analysis
-    from repository.search.index import date_number
+    from repository.search.index import date_number, text_fields
     from repository.xmlio import parse
 
     article = read_article(parse(change.xml, change.id).getroot())
-    head_parts = [t.text for t in article.titles] + [t.subtitle for t in article.titles if t.subtitle]
-    head_parts += [n.text for n in article.names]
-    if article.host:
-        head_parts.append(article.host.title)
-    head_parts += [s.topic or s.geographic or "" for s in article.subjects]
-    head = analysis.fold_terms("\n".join(p for p in head_parts if p))
-    body = analysis.fold_terms("\n".join(p for p in (article.abstract, change.fulltext) if p))
+    head, body = text_fields(article, change.fulltext)
     number = date_number(article.date_issued)
     meta = {
         "newspaper": article.host.title if article.host else None,
@@ -300,7 +282,6 @@ def worker_build_fts(instance: Path, path: Path) -> dict:
     db.execute("PRAGMA synchronous=NORMAL")
     db.executescript(FTS_SCHEMA)
     db.execute("INSERT INTO fts(fts, rank) VALUES ('rank', ?)", (f"bm25({HEAD_WEIGHT}, {BODY_WEIGHT})",))
-    pattern = _cjk_run()
     spent = {"read": 0.0, "analysis": 0.0, "insert": 0.0}
     t0, c0 = time.perf_counter(), time.process_time()
     seq, rowid = 0, 0
@@ -315,7 +296,7 @@ def worker_build_fts(instance: Path, path: Path) -> dict:
         for change in batch:
             rowid += 1
             head, body, meta = _fields(change)
-            rows.append((rowid, fts_tokens(head, pattern), fts_tokens(body, pattern)))
+            rows.append((rowid, fts_tokens(head), fts_tokens(body)))
             metas.append(
                 (
                     rowid,

@@ -29,8 +29,9 @@ from functools import cache
 #: Han ideographs (URO, extension A, compatibility, the supplementary planes),
 #: kana and hangul: scripts written without spaces, indexed as bigrams.
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f"
-_TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)")
-_CJK_CHAR = re.compile(rf"[{_CJK}]")
+#: A run of CJK characters (group ``cjk``) or a word of other letters and digits (group ``word``).
+TOKEN = re.compile(rf"(?P<cjk>[{_CJK}]+)|(?P<word>[^\W_{_CJK}]+)")
+_ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 
 @cache
@@ -84,6 +85,18 @@ def fold_terms(text: str) -> str:
     return _foldable().sub(lambda m: table[ord(m.group())], text)
 
 
+def grams(run: str) -> list[str]:
+    """A CJK run's bigrams in order; a one-character run is its own term."""
+    return [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
+
+
+def word_terms(word: str) -> tuple[list[str], list[str]]:
+    """The index terms a query word needs: (CJK grams, ASCII words), each once."""
+    folded = fold(word)
+    cjk = [g for m in TOKEN.finditer(folded) if m.group("cjk") for g in grams(m.group("cjk"))]
+    return list(dict.fromkeys(cjk)), list(dict.fromkeys(_ASCII_WORD.findall(folded)))
+
+
 def query_words(query: str) -> list[str]:
     """A query split into the words that must all match; ``"…"`` keeps a phrase together.
 
@@ -93,7 +106,7 @@ def query_words(query: str) -> list[str]:
     words: list[str] = []
     for quoted, bare in re.findall(r'"([^"]*)"|(\S+)', fold(query)):
         word = (quoted or bare).strip()
-        if word and _TOKEN.search(word):
+        if word and TOKEN.search(word):
             words.append(word)
     return words
 
@@ -107,7 +120,7 @@ def highlight_spans(text: str, words: list[str]) -> list[tuple[int, int]]:
     folded = fold(text)
     spans: list[tuple[int, int]] = []
     for word in words:
-        parts = [m.group(0) for m in _TOKEN.finditer(fold(word))]
+        parts = [m.group(0) for m in TOKEN.finditer(fold(word))]
         if not parts:
             continue
         pattern = r"[\W_]*".join(re.escape(p) for p in parts)

@@ -27,7 +27,7 @@ from pathlib import Path
 import tantivy
 
 from ..derived import Follower
-from ..mods import read_article
+from ..mods import Article, read_article
 from ..store import Changed
 from ..xmlio import parse
 from . import analysis
@@ -118,8 +118,6 @@ class SearchIndex(Follower):
 
     def catch_up(self, batch_size: int = 2000) -> int:
         with self._lock:
-            if self._writer is not None:  # re-entered from apply: the outer catch-up does the work
-                return super().catch_up(batch_size)
             self._writer = self._open_writer()
             try:
                 return super().catch_up(batch_size)
@@ -146,13 +144,7 @@ class SearchIndex(Follower):
 
     def document(self, change: Changed) -> tantivy.Document:
         article = read_article(parse(change.xml, change.id).getroot())
-        head_parts = [t.text for t in article.titles] + [t.subtitle for t in article.titles if t.subtitle]
-        head_parts += [n.text for n in article.names]
-        if article.host:
-            head_parts.append(article.host.title)
-        head_parts += [s.topic or s.geographic or "" for s in article.subjects]
-        head = analysis.fold_terms("\n".join(p for p in head_parts if p))
-        body = analysis.fold_terms("\n".join(p for p in (article.abstract, change.fulltext) if p))
+        head, body = text_fields(article, change.fulltext)
         doc = tantivy.Document(id=change.id, head=head, body=body, words=f"{head}\n{body}")
         if article.host and article.host.title:
             doc.add_text("newspaper", analysis.simplified(article.host.title))
@@ -171,37 +163,23 @@ class SearchIndex(Follower):
     # ------------------------------------------------------------------ reading
     def word_query(self, word: str) -> tantivy.Query | None:
         """One query word: all its bigrams (a lone character: itself) and ASCII words, head or body."""
-        terms: list[tuple[str, str]] = []
-        folded = analysis.fold(word)
-        for run in re.findall(f"[{analysis._CJK}]+", folded):
-            grams = [run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)]
-            terms += [("cjk", g) for g in dict.fromkeys(grams)]
-        terms += [("ascii", w) for w in dict.fromkeys(re.findall(r"[a-z0-9]+", folded))]
-        if not terms:
-            return None
-        clauses = []
-        for kind, term in terms:
-            if kind == "ascii":
-                q = tantivy.Query.term_query(self.schema, "words", term, index_option="freq")
-            else:
-                q = tantivy.Query.boolean_query(
-                    [
-                        (
-                            tantivy.Occur.Should,
-                            tantivy.Query.boost_query(
-                                tantivy.Query.term_query(self.schema, "head", term, index_option="freq"),
-                                HEAD_BOOST,
-                            ),
-                        ),
-                        (
-                            tantivy.Occur.Should,
-                            tantivy.Query.term_query(self.schema, "body", term, index_option="freq"),
-                        ),
-                    ]
-                )
-            clauses.append(q)
-        if len(clauses) == 1:
-            return clauses[0]
+        cjk, ascii_words = analysis.word_terms(word)
+
+        def term(field: str, value: str) -> tantivy.Query:
+            return tantivy.Query.term_query(self.schema, field, value, index_option="freq")
+
+        clauses = [
+            tantivy.Query.boolean_query(
+                [
+                    (tantivy.Occur.Should, tantivy.Query.boost_query(term("head", g), HEAD_BOOST)),
+                    (tantivy.Occur.Should, term("body", g)),
+                ]
+            )
+            for g in cjk
+        ]
+        clauses += [term("words", w) for w in ascii_words]
+        if len(clauses) <= 1:
+            return clauses[0] if clauses else None
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in clauses])
 
     def _filters(self, request: SearchRequest) -> list[tantivy.Query]:
@@ -276,8 +254,19 @@ class SearchIndex(Follower):
     def __len__(self) -> int:
         return self.index.searcher().num_docs
 
-    def close(self) -> None:
-        pass
+
+def text_fields(article: Article, fulltext: str | None) -> tuple[str, str]:
+    """The folded (head, body) text of a record: titles, names, newspaper, subjects; abstract, full text."""
+    head = [t.text for t in article.titles] + [t.subtitle for t in article.titles if t.subtitle]
+    head += [n.text for n in article.names]
+    if article.host:
+        head.append(article.host.title)
+    head += [s.topic or s.geographic or "" for s in article.subjects]
+    body = (article.abstract, fulltext)
+    return (
+        analysis.fold_terms("\n".join(p for p in head if p)),
+        analysis.fold_terms("\n".join(p for p in body if p)),
+    )
 
 
 def title_key(title: str) -> str:

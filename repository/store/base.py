@@ -202,6 +202,6 @@ class Store(Protocol):
 
     # derived stores
     def changed_since(self, seq: int, limit: int = 1000) -> list[Changed]:
-        """(id, collection, deleted, seq, current XML) of records changed after ``seq``, in change order."""
+        """The records changed after ``seq`` as they are now, in change order."""
 
     def close(self) -> None: ...

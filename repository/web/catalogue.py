@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, current_app, render_template, url_for
+from flask import Response, abort, current_app, render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -171,7 +171,3 @@ def record_mods(record_id: str) -> Response:
 def record_dc(record_id: str) -> Response:
     _current(record_id)
     return Response(repo().store.rendering(record_id, "oai_dc"), mimetype="application/xml")
-
-
-def record_link(record_id: str) -> str:
-    return url_for("catalogue.record", record_id=record_id)

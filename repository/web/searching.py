@@ -11,10 +11,11 @@ from flask import Response, abort, current_app, render_template, request, url_fo
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
+from .. import collections
 from ..search import analysis
 from ..search.index import FACETS, SORTS, SearchRequest, SearchResult
 from . import bp
-from .i18n import record_text
+from .i18n import current_language, record_text
 
 PER_PAGE = 20
 #: Deeper pages are refused: a reader refines the search; a crawler stops here.
@@ -130,16 +131,11 @@ LANGUAGE_NAMES = {"zh-Hans": "Chinese (simplified)", "zh-Hant": "Chinese (tradit
 
 def facet_value_label(facet: str, value: str) -> str:
     """What a reader sees for a facet value: collections and languages by name, the rest as catalogued."""
-    from flask_babel import gettext
-
-    from .. import collections
-    from .i18n import current_language
-
     if facet == "collection":
         coll = collections.get(value)
         return coll.name(current_language()) if coll else value
     if facet == "language":
-        return gettext(LANGUAGE_NAMES[value]) if value in LANGUAGE_NAMES else value
+        return _(LANGUAGE_NAMES[value]) if value in LANGUAGE_NAMES else value
     return record_text(value)
 
 
@@ -158,7 +154,8 @@ def search() -> str | tuple[str, int]:
         message = _("Only the first %(n)d pages of results are shown; please refine the search.", n=MAX_PAGE)
         return render_template("message.html", title=_("Search"), message=message), 400
     index = search_index()
-    if index.behind():
+    behind = index.behind()
+    if behind:
         index.follow_in_background()
     result = index.search(parsed.request)
     pages = min(MAX_PAGE, math.ceil(result.total / PER_PAGE)) if result.total else 0
@@ -179,7 +176,7 @@ def search() -> str | tuple[str, int]:
         link=link,
         label=facet_value_label,
         without_dates=[(k, v) for k, v in parsed.args if k not in ("from", "to")],
-        behind=index.behind(),
+        behind=behind,
         indexed=len(index),
         feed_url=link(parsed.args, "catalogue.search_feed"),
         robots="noindex,follow" if selected or parsed.page > 1 or parsed.request.date_from else None,
