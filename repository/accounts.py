@@ -487,14 +487,14 @@ class Accounts:
         detail: dict | None = None,
     ) -> None:
         """Append one entry to the audit log (its own transaction)."""
-        with self._write() as conn:
-            self._audit(conn, action, who=who, record_id=record_id, version=version, reason=reason,
-                        address=address, detail=detail)  # fmt: skip
+        self.audit_records(
+            action, [(record_id, version)], who=who, reason=reason, address=address, detail=detail
+        )
 
     def audit_records(
         self,
         action: str,
-        records: list[tuple[str, int]],
+        records: list[tuple[str | None, int | None]],
         *,
         who: str | None = None,
         reason: str | None = None,
