@@ -536,16 +536,23 @@ class Accounts:
         )
 
     def audit_log(
-        self, *, limit: int = 100, record_id: str | None = None, action: str | None = None
+        self,
+        *,
+        limit: int = 100,
+        record_id: str | None = None,
+        action: str | None = None,
+        who: str | None = None,
+        before: int | None = None,
     ) -> list[AuditEntry]:
-        """The latest entries first."""
+        """The latest entries first; ``before`` (an entry id) pages back through older ones."""
         where, args = [], []
-        if record_id is not None:
-            where.append("record_id = ?")
-            args.append(record_id)
-        if action is not None:
-            where.append("action = ?")
-            args.append(action)
+        for column, value in (("record_id", record_id), ("action", action), ("who", who)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if before is not None:
+            where.append("id < ?")
+            args.append(before)
         sql = "SELECT id, at, who, action, record_id, version, reason, address, detail FROM audit"
         if where:
             sql += " WHERE " + " AND ".join(where)

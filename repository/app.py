@@ -15,6 +15,7 @@ from .api import bp as api_bp
 from .auth import bp as auth_bp
 from .auth import init_app as init_auth
 from .auth import session_secret
+from .editing import bp as editing_bp
 from .linkeddata import bp as linkeddata_bp
 from .oai import bp as oai_bp
 from .service import Repository
@@ -42,6 +43,7 @@ def create_app(repo: Repository | None = None, *, instance: Path | str | None = 
     init_auth(app, repo)
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(editing_bp)
     _follow(app, repo, "graph", _graph_store)
     _follow(app, repo, "search", _search_index)
     return app

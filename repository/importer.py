@@ -117,11 +117,10 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
         raise Invalid([Problem(f"cannot read: {exc.strerror}", None, None, "io", source)]) from None
     if not _is_xml(data):
         return [prepare_legacy(repo, data, source)]
-    docs = repo.split(data, source)
     # A single record may carry its full text beside it, as records/ does (<id>.xml + <id>.txt).
     beside = path.with_suffix(".txt")
     try:
-        fulltext = beside.read_bytes().decode("utf-8") if len(docs) == 1 and beside.is_file() else None
+        fulltext = beside.read_bytes().decode("utf-8") if beside.is_file() else None
     except UnicodeDecodeError as exc:
         raise Invalid(
             [
@@ -134,20 +133,39 @@ def prepare_file(repo: Repository, path: Path, collection: str | None = None) ->
                 )
             ]
         ) from None
+    return prepare_data(repo, data, source, collection=collection, fulltext=fulltext, stem=path.stem)
+
+
+def prepare_data(
+    repo: Repository,
+    data: bytes,
+    source: str,
+    *,
+    collection: str | None = None,
+    fulltext: str | None = None,
+    stem: str | None = None,
+) -> list[Prepared]:
+    """The records of one input (a legacy page, a MODS record or a ``modsCollection``), all or none.
+
+    ``fulltext`` goes with a single record only; ``stem`` (the file's name) identifies a single
+    foreign record that has no usable identifier of its own.
+    """
+    if not _is_xml(data):
+        return [prepare_legacy(repo, data, source)]
+    docs = repo.split(data, source)
     prepared = []
     problems: list[Problem] = []
     for i, (doc, tree) in enumerate(docs, 1):
         where = source if len(docs) == 1 else f"{source} (record {i})"
-        # A foreign record without a usable identifier of its own is filed under its file name.
         own = identifier_of(tree.getroot())
-        record_id = own if own and is_record_id(own) else (path.stem if len(docs) == 1 else None)
+        record_id = own if own and is_record_id(own) else (stem if len(docs) == 1 else None)
         try:
             prepared.append(
                 repo.prepare(
                     doc,
                     record_id=record_id,
                     collection=collection,
-                    fulltext=fulltext,
+                    fulltext=fulltext if len(docs) == 1 else None,
                     source=where,
                     tree=tree,
                 )

@@ -31,12 +31,10 @@ from typing import Any
 from urllib.parse import unquote
 
 from flask import Blueprint, Response, current_app, request, url_for
-from lxml import etree
 from werkzeug.exceptions import HTTPException
 
-from .. import xmlio
+from .. import edits, xmlio
 from ..auth import audit_records, auth_method, require, unauthorized
-from ..mods import m, read_article
 from ..service import Repository, is_record_id
 from ..store import NotFound, RecordState, StaleVersion, StoreError, Version
 from ..validation import Invalid, Problem
@@ -290,23 +288,9 @@ def _refused(exc: Invalid) -> ApiError:
     return ApiError(422, "the record is not valid; nothing was stored", exc.problems)
 
 
-def _parse(xml: bytes, source: str) -> etree._ElementTree:
-    try:
-        return xmlio.parse(xml, source)
-    except xmlio.XMLInputError as exc:
-        raise _refused(Invalid([Problem(exc.message, exc.line, None, "xml", source)])) from None
-
-
 def _wants_json() -> bool:
     best = request.accept_mimetypes.best_match([*XML_TYPES, JSON_TYPE], default=XML_TYPES[0])
     return best == JSON_TYPE
-
-
-def _xml_text(xml: bytes) -> str:
-    try:
-        return xml.decode("utf-8")
-    except UnicodeDecodeError:  # stored as it came, in another declared encoding
-        return etree.tostring(xmlio.parse(xml).getroot(), encoding="unicode")
 
 
 def _summary(state: RecordState) -> dict:
@@ -354,7 +338,7 @@ def get_record(record_id: str) -> Response:
             "version": v.version,
             "datestamp": v.datestamp,
             "title": state.title,
-            "xml": _xml_text(v.xml),
+            "xml": edits.xml_text(v.xml),
             "fulltext": v.fulltext,
         }
         return _json(data, headers=headers)
@@ -385,7 +369,12 @@ def get_version(record_id: str, version: int) -> Response:
     headers = {"X-Record-Version": str(v.version)}
     if _wants_json():
         return _json(
-            {"id": record_id, **_version_json(record_id, v), "xml": _xml_text(v.xml), "fulltext": v.fulltext},
+            {
+                "id": record_id,
+                **_version_json(record_id, v),
+                "xml": edits.xml_text(v.xml),
+                "fulltext": v.fulltext,
+            },
             headers=headers,
         )
     return Response(v.xml, mimetype="application/mods+xml", headers=headers)
@@ -485,62 +474,21 @@ def put_record(record_id: str) -> Response:
     body = _read_body()
     assert body is not None
     why = _reason(body.why, "updated through the API")
-    tree = _parse(body.xml, record_id)
-    _check_identity(tree, record_id, state.collection)
-    repo = _repo()
-    fulltext = repo.store.version(record_id).fulltext if body.fulltext is _UNSET else body.fulltext
+    fulltext = edits.KEEP if body.fulltext is _UNSET else body.fulltext
     try:
-        prepared = repo.prepare(
-            body.xml,
-            record_id=record_id,
-            collection=state.collection,
-            fulltext=fulltext,
-            source=record_id,
-            tree=tree,
+        saved = edits.update(
+            _repo(), record_id, body.xml, expected, fulltext=fulltext, who=user.name, why=why
         )
     except Invalid as exc:
         raise _refused(exc) from None
-    if prepared.digest == state.digest:
-        return _json({**_summary(state), "unchanged": True}, headers={"ETag": etag(state.version)})
-    try:
-        new = repo.save(prepared, expected, who=user.name, why=why)
     except StaleVersion as exc:
         raise _stale(record_id, exc.expected, exc.current) from None
-    audit_records("record-update", [(new.id, new.version)], reason=why)
-    return _written(new)
-
-
-def _check_identity(tree: etree._ElementTree, record_id: str, collection: str) -> None:
-    """The record must name itself as the URL does, and stay in its collection."""
-    problems = []
-    root = tree.getroot()
-    ident = root.find(f"{m('recordInfo')}/{m('recordIdentifier')}")
-    named = (ident.text or "").strip() if ident is not None else ""
-    if named and named != record_id:
-        problems.append(
-            Problem(
-                f"recordIdentifier is {named!r} but the record is sent to {record_id!r}",
-                ident.sourceline,
-                "recordIdentifier",
-                "repository",
-                record_id,
-            )
+    if not saved.changed:
+        return _json(
+            {**_summary(saved.state), "unchanged": True}, headers={"ETag": etag(saved.state.version)}
         )
-    if etree.QName(root).localname == "mods":
-        coll = read_article(root).collection
-        if coll and coll != collection:
-            problems.append(
-                Problem(
-                    f"the record names collection {coll!r} but is filed in {collection!r}; "
-                    "moving records between collections is not done through the API",
-                    None,
-                    "relatedItem",
-                    "repository",
-                    record_id,
-                )
-            )
-    if problems:
-        raise ApiError(422, "the record is not valid; nothing was stored", problems)
+    audit_records("record-update", [(saved.state.id, saved.state.version)], reason=why)
+    return _written(saved.state)
 
 
 @bp.post("/records")
@@ -561,35 +509,13 @@ def create_records() -> Response:
     if len(members) > 1 and body.fulltext not in (_UNSET, None):
         raise ApiError(400, "a full text can be sent with one record only, not with a modsCollection")
     fulltext = None if body.fulltext is _UNSET else body.fulltext
-    prepared, problems = [], []
-    for i, (xml, tree) in enumerate(members, 1):
-        source = "body" if len(members) == 1 else f"record {i}"
-        try:
-            prepared.append(
-                repo.prepare(xml, collection=collection, fulltext=fulltext, source=source, tree=tree)
-            )
-        except Invalid as exc:
-            problems += exc.problems
-    if problems:
-        raise _refused(Invalid(problems))
-    ids = [p.record_id for p in prepared]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ApiError(
-            422,
-            "the upload names a record more than once; nothing was stored",
-            [
-                Problem(f"record {i} appears more than once", rule="repository", source="body")
-                for i in repeated
-            ],
-        )
-    existing = [i for i in ids if repo.store.get(i) is not None]
-    if existing:
-        raise _exists(existing)
     try:
-        states = repo.commit([(p, 0) for p in prepared], who=user.name, why=why, action="create")
-    except StaleVersion as exc:  # created by someone else a moment ago
-        raise _exists([exc.record_id]) from None
+        prepared = edits.prepare_new(repo, members, collection=collection, fulltext=fulltext)
+        states = edits.create(repo, prepared, who=user.name, why=why)
+    except Invalid as exc:
+        raise _refused(exc) from None
+    except edits.AlreadyExists as exc:
+        raise _exists(exc.record_ids) from None
     audit_records("record-create", [(s.id, s.version) for s in states], reason=why)
     headers = {"ETag": etag(states[0].version)} if len(states) == 1 else {}
     headers["Location"] = _record_url(states[0].id)
