@@ -35,7 +35,7 @@ load: schemas
 	-$(PY) -m repository --instance $(INSTANCE) sync --records $(RECORDS)
 
 run: load
-	$(PY) -m repository --instance $(INSTANCE) serve --host $(HOST) --port $(PORT)
+	$(PY) -m repository --instance $(INSTANCE) serve --host $(HOST) --port $(PORT) --records $(RECORDS)
 
 lint: install
 	$(PY) -m ruff check .

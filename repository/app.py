@@ -21,10 +21,20 @@ from .oai import bp as oai_bp
 from .service import Repository
 from .web import bp as catalogue_bp
 from .web import i18n
+from .workingcopy import WorkingCopy
 
 
-def create_app(repo: Repository | None = None, *, instance: Path | str | None = None) -> Flask:
-    """Build the app over ``repo`` (or the instance folder named by ``REPOSITORY_INSTANCE``)."""
+def create_app(
+    repo: Repository | None = None,
+    *,
+    instance: Path | str | None = None,
+    records: Path | str | None = None,
+) -> Flask:
+    """Build the app over ``repo`` (or the instance folder named by ``REPOSITORY_INSTANCE``).
+
+    ``records`` (or ``REPOSITORY_RECORDS``) is the catalogers' working copy: when given, every
+    change saved through the app is written to its file there as well.
+    """
     if repo is None:
         from . import schemas
 
@@ -46,6 +56,9 @@ def create_app(repo: Repository | None = None, *, instance: Path | str | None = 
     app.register_blueprint(editing_bp)
     _follow(app, repo, "graph", _graph_store)
     _follow(app, repo, "search", _search_index)
+    records = records or os.environ.get("REPOSITORY_RECORDS")
+    if records:
+        _follow(app, repo, "working copy", lambda r: WorkingCopy(r, Path(records)))
     return app
 
 

@@ -431,15 +431,21 @@ def _search_index(ctx: click.Context):  # noqa: ANN202 - imported lazily: tantiv
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
+@click.option(
+    "--records",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="the working copy to keep current: every change saved in the browser or API is written there",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int) -> None:
+def serve(ctx: click.Context, host: str, port: int, threads: int, records: Path | None) -> None:
     """Serve the pages, OAI-PMH, the linked data and SPARQL over HTTP."""
     from waitress import serve as waitress_serve
 
     from .app import create_app
 
     repo = _repo(ctx)
-    app = create_app(repo)
+    app = create_app(repo, records=records)
     click.echo(f"serving {repo.instance} on http://{host}:{port}/", err=True)
     waitress_serve(app, host=host, port=port, threads=threads, ident="dalian-repository")
 

@@ -6,6 +6,11 @@ directions. The store remembers, per record, the version and the size and
 mtime of the files when they last matched; so an unchanged tree costs one
 directory scan and no parsing, and a file edited while its record also changed
 in the store is reported as a conflict and never overwritten.
+
+A running server keeps the folder current by itself: :class:`WorkingCopy` follows the store
+(as the search index and the graph do) and writes each change made in the browser or over the
+API to its file at once, by the same rule: a file a cataloger has edited since it was written
+is left alone, for the next :func:`sync` to report.
 """
 
 from __future__ import annotations
@@ -17,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import collections
+from .derived import Follower
 from .service import Prepared, Repository, digest_of
-from .store import FileState, StaleVersion
+from .store import Changed, FileState, StaleVersion
 from .validation import Invalid, Problem
 
 BATCH = 500
@@ -306,3 +312,38 @@ def _write_back(repo: Repository, root: Path, record_id: str, collection: str) -
     else:
         _remove(f.txt_path)
     return FileState(record_id, _rel(f), version.version, _current_stat(f), version.digest)
+
+
+class WorkingCopy(Follower):
+    """``records/`` as a follower of the store: every committed change written to its files."""
+
+    def __init__(self, repo: Repository, root: Path):
+        super().__init__(repo, repo.instance / "working-copy")
+        self.root = Path(root)
+
+    def clear(self) -> None:
+        """Nothing to empty: a rebuild rewrites whatever differs from the store."""
+
+    def apply(self, batch: list[Changed]) -> None:
+        store = self.repo.store
+        states = store.file_states([c.id for c in batch])
+        written: list[FileState] = []
+        removed: list[str] = []
+        for change in batch:
+            current = store.get(change.id)
+            st = states.get(change.id)
+            if current is None or (st is not None and st.version >= current.version):
+                continue  # already on disk as it is in the store (written by sync or earlier)
+            f = _paths(self.root, change.collection, change.id)
+            if f.xml_path.exists() and (st is None or _current_stat(f) != st.stat):
+                continue  # edited by hand (or never written by us): sync reports the conflict
+            if change.deleted:
+                _remove(f.xml_path)
+                _remove(f.txt_path)
+                removed.append(change.id)
+                continue
+            written.append(_write_back(self.repo, self.root, change.id, change.collection))
+            if st is not None and st.path != written[-1].path:  # moved to another collection
+                _remove(self.root / st.path)
+                _remove((self.root / st.path).with_suffix(".txt"))
+        store.save_file_states(written, removed)

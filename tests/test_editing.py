@@ -146,7 +146,11 @@ def test_an_invalid_record_is_not_saved_the_problem_is_shown_at_its_line_and_the
     assert f'data-line="{n + 1}"' in page and "dateIssued" in page
     assert form_of(page)["xml"] == form["xml"]  # the cataloger's text, exactly as sent
     # malformed XML: the parser's line, and the text kept
-    broken = form["xml"].replace("</abstract>", "</abstrac>") if "</abstract>" in form["xml"] else form["xml"][:-20]
+    broken = (
+        form["xml"].replace("</abstract>", "</abstrac>")
+        if "</abstract>" in form["xml"]
+        else form["xml"][:-20]
+    )
     response = client.post(f"/records/{RID}/edit", data={**form, "xml": broken, "action": "save"})
     assert response.status_code == 422 and form_of(response.get_data(as_text=True))["xml"] == broken
     assert 'class="line"' in response.get_data(as_text=True)
@@ -157,7 +161,9 @@ def test_a_second_catalogers_stale_save_is_refused_with_what_changed(app, repo: 
     _, wang_form = edit_page(wang)
     _, li_form = edit_page(li)
     assert (
-        wang.post(f"/records/{RID}/edit", data={**wang_form, "title": "王的标题", "action": "save"}).status_code
+        wang.post(
+            f"/records/{RID}/edit", data={**wang_form, "title": "王的标题", "action": "save"}
+        ).status_code
         == 303
     )
     response = li.post(f"/records/{RID}/edit", data={**li_form, "title": "李的标题", "action": "save"})
@@ -173,7 +179,9 @@ def test_a_second_catalogers_stale_save_is_refused_with_what_changed(app, repo: 
 def test_history_diff_revert_delete_and_restore(app, repo: Repository) -> None:
     client = login(app)
     _, form = edit_page(client)
-    client.post(f"/records/{RID}/edit", data={**form, "title": "改过的标题", "why": "retitled", "action": "save"})
+    client.post(
+        f"/records/{RID}/edit", data={**form, "title": "改过的标题", "why": "retitled", "action": "save"}
+    )
     history = client.get(f"/records/{RID}/history").get_data(as_text=True)
     assert "retitled" in history and "wang" in history and "import" in history
     diff = client.get(f"/records/{RID}/diff?a=1&b=2").get_data(as_text=True)
@@ -183,12 +191,21 @@ def test_history_diff_revert_delete_and_restore(app, repo: Repository) -> None:
 
     token = _token(history)
     # revert needs a reason
-    assert client.post(f"/records/{RID}/revert", data={"csrf_token": token, "version": 2, "target": 1}).status_code == 400
-    r = client.post(f"/records/{RID}/revert", data={"csrf_token": token, "version": 2, "target": 1, "why": "undo"})
+    assert (
+        client.post(
+            f"/records/{RID}/revert", data={"csrf_token": token, "version": 2, "target": 1}
+        ).status_code
+        == 400
+    )
+    r = client.post(
+        f"/records/{RID}/revert", data={"csrf_token": token, "version": 2, "target": 1, "why": "undo"}
+    )
     assert r.status_code == 303 and repo.store.get(RID).version == 3
     assert repo.store.version(RID).xml == repo.store.version(RID, 1).xml
     # a revert made from an old page (version 2) is refused: someone changed the record since
-    r = client.post(f"/records/{RID}/revert", data={"csrf_token": token, "version": 2, "target": 2, "why": "x"})
+    r = client.post(
+        f"/records/{RID}/revert", data={"csrf_token": token, "version": 2, "target": 2, "why": "x"}
+    )
     assert r.status_code == 409 and repo.store.get(RID).version == 3
 
     r = client.post(f"/records/{RID}/delete", data={"csrf_token": token, "version": 3, "why": "duplicate"})
@@ -196,7 +213,9 @@ def test_history_diff_revert_delete_and_restore(app, repo: Repository) -> None:
     assert client.get(f"/records/{RID}").status_code == 410
     assert client.get(f"/records/{RID}/edit").status_code == 410
     assert "deleted" in client.get(f"/records/{RID}/history").get_data(as_text=True)
-    r = client.post(f"/records/{RID}/restore", data={"csrf_token": token, "version": 4, "why": "not a duplicate"})
+    r = client.post(
+        f"/records/{RID}/restore", data={"csrf_token": token, "version": 4, "why": "not a duplicate"}
+    )
     assert r.status_code == 303 and not repo.store.get(RID).deleted and repo.store.get(RID).version == 5
     assert client.get(f"/records/{RID}").status_code == 200
 
@@ -206,7 +225,7 @@ def test_a_new_record_from_the_collection_template(app, repo: Repository) -> Non
     page = client.get("/records/new?collection=media").get_data(as_text=True)
     form = form_of(page)
     rid = form["identifier"]
-    assert rid.startswith("media-") and f"<recordIdentifier source=\"local\">{rid}" in form["xml"]
+    assert rid.startswith("media-") and f'<recordIdentifier source="local">{rid}' in form["xml"]
     # the template alone is not a valid article: it is refused, nothing stored, the text kept
     refused = client.post("/records/new", data={**form, "action": "save"})
     assert refused.status_code == 422 and repo.store.get(rid) is None
@@ -244,22 +263,32 @@ def test_upload_of_records_a_collection_and_a_legacy_page_all_or_nothing(app, re
     bad = article(13).replace(b">2019-06-02<", b">not a date<")
     files = [(BytesIO(article(10)), "one.xml"), (BytesIO(collection), "two.xml"), (BytesIO(bad), "bad.xml")]
     response = client.post(
-        "/upload", data={"csrf_token": token, "files": files, "why": "batch"}, content_type="multipart/form-data"
+        "/upload",
+        data={"csrf_token": token, "files": files, "why": "batch"},
+        content_type="multipart/form-data",
     )
     assert response.status_code == 422 and "bad.xml" in response.get_data(as_text=True)
     assert all(repo.store.get(record_id(i)) is None for i in (10, 11, 12, 13))  # none stored
 
     seed = next((SHARED / "seed").iterdir())
-    files = [(BytesIO(article(10)), "one.xml"), (BytesIO(collection), "two.xml"), (seed.open("rb"), seed.name)]
+    files = [
+        (BytesIO(article(10)), "one.xml"),
+        (BytesIO(collection), "two.xml"),
+        (seed.open("rb"), seed.name),
+    ]
     response = client.post(
-        "/upload", data={"csrf_token": token, "files": files, "why": "batch"}, content_type="multipart/form-data"
+        "/upload",
+        data={"csrf_token": token, "files": files, "why": "batch"},
+        content_type="multipart/form-data",
     )
     assert response.status_code == 201, response.get_data(as_text=True)[:2000]
     assert all(repo.store.get(record_id(i)) is not None for i in (10, 11, 12))
     page = response.get_data(as_text=True)
     assert page.count('href="/records/media-') >= 4  # the three MODS records and the legacy page
     files = [(BytesIO(article(10)), "one.xml")]
-    again = client.post("/upload", data={"csrf_token": token, "files": files}, content_type="multipart/form-data")
+    again = client.post(
+        "/upload", data={"csrf_token": token, "files": files}, content_type="multipart/form-data"
+    )
     assert again.status_code == 409 and record_id(10) in again.get_data(as_text=True)
 
 

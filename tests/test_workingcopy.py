@@ -155,3 +155,41 @@ def test_full_text_line_endings_are_kept(repo, tree: Path) -> None:
     (tree / "media" / f"{RID}.txt").write_bytes("第一行\r\n第二行\r\n".encode())
     sync(repo, tree)
     assert repo.store.version(RID).fulltext == "第一行\r\n第二行\r\n"
+
+
+def test_a_running_server_writes_every_saved_change_to_the_working_copy(repo, tree: Path) -> None:
+    """Changes made through the app (browser, API) reach records/ at once, by the same rule as sync."""
+    sync(repo, tree)
+    follower = workingcopy.WorkingCopy(repo, tree)
+    repo.listeners.append(follower.listen)
+    path = tree / "media" / f"{RID}.xml"
+
+    state = repo.store.get(RID)
+    edited = EXAMPLE.read_bytes().replace("老码头的早市".encode(), "老码头的夜市".encode())
+    repo.save(repo.prepare(edited, fulltext="新的全文。"), state.version, who="wang", why="browser edit")
+    assert path.read_bytes() == edited and path.with_suffix(".txt").read_text("utf-8") == "新的全文。"
+    assert sync(repo, tree).written == []  # the file states are current: nothing left for sync to do
+
+    repo.delete(RID, who="wang", why="duplicate")
+    assert not path.exists() and not path.with_suffix(".txt").exists()
+    repo.restore(RID, who="wang", why="not a duplicate")
+    assert path.read_bytes() == edited
+
+    # a file the cataloger is editing by hand is never overwritten: sync reports the conflict
+    _edit(path, "老码头的夜市", "老码头的晨市")
+    by_hand = path.read_bytes()
+    state = repo.store.get(RID)
+    repo.save(
+        repo.prepare(edited.replace("夜市".encode(), "集市".encode())), state.version, who="li", why="x"
+    )
+    assert path.read_bytes() == by_hand
+    assert any(RID in c for c in sync(repo, tree).conflicts)
+
+
+def test_the_working_copy_follower_catches_up_after_a_restart(repo, tree: Path) -> None:
+    sync(repo, tree)
+    state = repo.store.get(RID)
+    edited = EXAMPLE.read_bytes().replace("老码头的早市".encode(), "老码头的新市".encode())
+    repo.save(repo.prepare(edited), state.version, who="api", why="saved while no server followed")
+    assert workingcopy.WorkingCopy(repo, tree).catch_up() >= 1
+    assert (tree / "media" / f"{RID}.xml").read_bytes() == edited

@@ -183,7 +183,7 @@ def save(record_id: str) -> Response:
         flash(_("Nothing changed: no new version was made."))
     else:
         audit_records(
-            "record-update", [(record_id, saved.state.version)], reason=why or None, detail={"via": "editor"}
+            "record-update", [(record_id, saved.state.version)], reason=why or None, detail={"page": "editor"}
         )
         flash(_("Saved as version %(v)d.", v=saved.state.version))
     return redirect(url_for("catalogue.record", record_id=record_id), 303)
@@ -268,6 +268,6 @@ def create() -> Response:
         )
         return _editor(status=409, problems=[problem], **again)
     state = states[0]
-    audit_records("record-create", [(state.id, state.version)], reason=why or None, detail={"via": "editor"})
+    audit_records("record-create", [(state.id, state.version)], reason=why or None, detail={"page": "editor"})
     flash(_("Record %(id)s created.", id=state.id))
     return redirect(url_for("catalogue.record", record_id=state.id), 303)

@@ -460,11 +460,17 @@ class SQLiteStore:
         ]
 
     # ------------------------------------------------------------------ working copy
-    def file_states(self) -> dict[str, FileState]:
-        return {
-            r[0]: FileState(*r)
-            for r in self._conn().execute("SELECT record_id, path, version, stat, digest FROM working_copy")
-        }
+    def file_states(self, record_ids: Iterable[str] | None = None) -> dict[str, FileState]:
+        sql = "SELECT record_id, path, version, stat, digest FROM working_copy"
+        if record_ids is None:
+            return {r[0]: FileState(*r) for r in self._conn().execute(sql)}
+        ids = list(record_ids)
+        found: dict[str, FileState] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            rows = self._conn().execute(f"{sql} WHERE record_id IN ({','.join('?' * len(chunk))})", chunk)
+            found.update((r[0], FileState(*r)) for r in rows)
+        return found
 
     def save_file_states(self, states: Iterable[FileState], removed: Iterable[str] = ()) -> None:
         conn = self._conn()

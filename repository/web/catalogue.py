@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, abort, current_app, render_template
+from flask import Response, abort, current_app, g, render_template, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -71,7 +71,13 @@ def _current(record_id: str):  # noqa: ANN202
     except NotFound:
         abort(404)
     except Deleted:
-        abort(410)
+        page = render_template(
+            "message.html",
+            title=_("Record deleted"),
+            message=_("Record %(id)s has been deleted from the catalogue.", id=record_id),
+            history=url_for("editing.history", record_id=record_id) if g.get("user") else None,
+        )
+        abort(Response(page, status=410, mimetype="text/html"))
 
 
 def _article(record_id: str):  # noqa: ANN202
