@@ -67,7 +67,7 @@ TRANSLATIONS := repository/web/translations
 PYBABEL      ?= $(VENV)/bin/pybabel
 .PHONY: translations
 translations: install
-	$(PYBABEL) extract -F babel.cfg -o $(TRANSLATIONS)/messages.pot \
+	$(PYBABEL) extract -F babel.cfg -k lazy_gettext -o $(TRANSLATIONS)/messages.pot \
 	  --project=dalian-repository --version=0.1.0 --copyright-holder="Dalian Library" repository
 	$(PYBABEL) update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS)
 
