@@ -106,7 +106,10 @@ def _editor(
     problems: list[Problem] | None = None,
     stale: dict[str, Any] | None = None,
     why: str = "",
+    shown: Fields | None = None,
 ) -> Response:
+    """The editor page; ``shown`` is what the form's fields are compared with at the next save (by
+    default the fields shown): a form change not yet written into the XML must stay a change."""
     return page(
         "editing/edit.html",
         status,
@@ -115,7 +118,7 @@ def _editor(
         version=version,
         xml=xml,
         fields=fields,
-        shown=json.dumps(fields.to_dict(), ensure_ascii=False),
+        shown=json.dumps((shown or fields).to_dict(), ensure_ascii=False),
         fulltext=fulltext,
         problems=problems or [],
         stale=stale,
@@ -152,7 +155,8 @@ def save(record_id: str) -> Response:
     version = form_int("version")
     if version is None:
         abort(400, description="the form does not say which version it edits")
-    xml, fields, problems = _merge(form_text("xml"), _shown_fields(), _submitted_fields())
+    before = _shown_fields()
+    xml, fields, problems = _merge(form_text("xml"), before, _submitted_fields())
     fulltext = form_text("fulltext")
     why = reason() or ""
     again = {
@@ -164,14 +168,18 @@ def save(record_id: str) -> Response:
         "why": why,
     }
     if problems or request.form.get("action") == "apply":
-        return _editor(status=422 if problems else 200, version=version, problems=problems, **again)
+        unwritten = before if problems else None  # the XML did not parse: the form's changes wait
+        return _editor(
+            status=422 if problems else 200, version=version, problems=problems, shown=unwritten, **again
+        )
+    stored = repo().store.version(record_id, version) if 1 <= version <= state.version else None
     try:
         saved = edits.update(
             repo(),
             record_id,
-            xml.encode("utf-8"),
+            _unless_retyped(xml, stored.xml if stored else None),
             version,
-            fulltext=fulltext if fulltext.strip() else None,
+            fulltext=_text_unless_retyped(fulltext, stored.fulltext if stored else None),
             who=user.name,
             why=why or "edited in the browser",
         )
@@ -187,6 +195,24 @@ def save(record_id: str) -> Response:
         )
         flash(_("Saved as version %(v)d.", v=saved.state.version))
     return redirect(url_for("catalogue.record", record_id=record_id), 303)
+
+
+def _unless_retyped(xml: str, stored: bytes | None) -> bytes:
+    """The XML to save: the stored bytes when the text is theirs but for what a browser does to it.
+
+    A text area gives back CRLF line breaks, and a record stored in another encoding comes back as
+    UTF-8 text; neither is a change the cataloger made, so neither may make a new version.
+    """
+    if stored is not None and xml == edits.xml_text(stored).replace("\r\n", "\n").replace("\r", "\n"):
+        return stored
+    return xml.encode("utf-8")
+
+
+def _text_unless_retyped(text: str, stored: str | None) -> str | None:
+    """The full text to save: the stored one (line endings and all) when only the browser touched it."""
+    if stored is not None and text == stored.replace("\r\n", "\n").replace("\r", "\n"):
+        return stored
+    return text if text.strip() else None
 
 
 def _live_or_abort(record_id: str):  # noqa: ANN202 - (RecordState, Version)
@@ -242,12 +268,14 @@ def new() -> Response:
 @bp.post("/records/new")
 def create() -> Response:
     user = require("cataloger")
-    xml, fields, problems = _merge(form_text("xml"), _shown_fields(), _submitted_fields())
+    before = _shown_fields()
+    xml, fields, problems = _merge(form_text("xml"), before, _submitted_fields())
     fulltext = form_text("fulltext")
     why = reason() or ""
     again = {"mode": "new", "xml": xml, "fields": fields, "fulltext": fulltext, "why": why}
     if problems or request.form.get("action") == "apply":
-        return _editor(status=422 if problems else 200, problems=problems, **again)
+        unwritten = before if problems else None  # the XML did not parse: the form's changes wait
+        return _editor(status=422 if problems else 200, problems=problems, shown=unwritten, **again)
     data = xml.encode("utf-8")
     try:
         tree = edits.parse(data, "XML")

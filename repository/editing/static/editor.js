@@ -41,6 +41,10 @@
         var row = last.cloneNode(true);
         row.querySelectorAll("input").forEach(function (i) { i.value = ""; });
         row.querySelectorAll("select").forEach(function (s) { s.selectedIndex = 0; });
+        // each field is named by its row ("Name 6"), as the server numbers the rows it writes
+        row.querySelectorAll("[aria-label]").forEach(function (el) {
+          el.setAttribute("aria-label", el.getAttribute("aria-label").replace(/\d+$/, body.rows.length + 1));
+        });
         body.appendChild(row);
         row.querySelector("input").focus();
       });
