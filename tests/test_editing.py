@@ -349,3 +349,35 @@ def test_what_only_the_browser_changed_makes_no_new_version(app, repo: Repositor
         client.post(f"/records/{RID}/edit", data={**form, "version": "0", "action": "save"}).status_code
         == 409
     )
+
+
+def test_a_form_edit_keeps_the_records_own_layout(app, repo: Repository) -> None:
+    """The prolog (declaration, comments) and the root's start tag stay as the cataloger typed them."""
+    client = login(app)
+    _, form = edit_page(client)
+    head = form["xml"][: form["xml"].index("<titleInfo")]
+    assert (
+        "<!--" in head and "\n" in head.split("<mods", 1)[1]
+    )  # the example has a comment and a long root tag
+    response = client.post(f"/records/{RID}/edit", data={**form, "page": "B9", "action": "save"})
+    assert response.status_code == 303
+    xml = repo.store.version(RID).xml.decode()
+    assert xml.startswith(head) and "<number>B9</number>" in xml
+    before = repo.store.version(RID, 1).xml.decode().splitlines()
+    changed = set(xml.splitlines()) ^ set(before)
+    assert all("B9" in line or "detail" in line or "part>" in line for line in changed), changed
+
+
+def test_a_form_change_made_while_the_xml_is_broken_is_kept_for_the_next_save(app, repo: Repository) -> None:
+    client = login(app)
+    _, form = edit_page(client)
+    broken = form["xml"].replace("</abstract>", "</abstrac>")
+    response = client.post(
+        f"/records/{RID}/edit", data={**form, "xml": broken, "page": "B9", "action": "save"}
+    )
+    assert response.status_code == 422 and repo.store.get(RID).version == 1
+    again = form_of(response.get_data(as_text=True))
+    assert again["page"] == "B9" and again["xml"] == broken
+    again["xml"] = form["xml"]
+    assert client.post(f"/records/{RID}/edit", data={**again, "action": "save"}).status_code == 303
+    assert "<number>B9</number>" in repo.store.version(RID).xml.decode()

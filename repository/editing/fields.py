@@ -147,6 +147,56 @@ def apply_fields(root: etree._Element, base: Fields, new: Fields) -> list[str]:
     return changed
 
 
+def serialize_like(original: str, root: etree._Element) -> str:
+    """``root``'s document as text, with the original's prolog and root start tag kept as typed.
+
+    lxml keeps every text node inside the root, so the body's layout survives re-serialisation; what
+    it rewrites is outside: the line breaks between the declaration, comments and the root, and the
+    layout inside the root's start tag. :func:`apply_fields` never changes those, so they are taken
+    from the original text.
+    """
+    new = etree.tostring(root.getroottree(), encoding="unicode")
+    declaration = original.lstrip().startswith("<?xml")
+    cut_old, cut_new = _root_start_end(original), _root_start_end(new)
+    if cut_old is None or cut_new is None:  # not expected of text lxml parsed; fall back to lxml's form
+        head = '<?xml version="1.0" encoding="UTF-8"?>\n' if declaration else ""
+        return head + new + ("\n" if original.endswith("\n") else "")
+    tail = new[cut_new:]
+    if original.endswith("\n") and not tail.endswith("\n"):
+        tail += "\n"
+    return original[:cut_old] + tail
+
+
+def _root_start_end(text: str) -> int | None:
+    """Where the root element's start tag ends (after its ``>``), skipping the prolog."""
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace() or text[i] == "\ufeff":
+            i += 1
+            continue
+        for opener, closer in (("<?", "?>"), ("<!--", "-->")):
+            if text.startswith(opener, i):
+                end = text.find(closer, i + len(opener))
+                if end < 0:
+                    return None
+                i = end + len(closer)
+                break
+        else:
+            if text[i] != "<" or text.startswith("<!", i):  # text, or a DOCTYPE (the parser refuses those)
+                return None
+            break
+    quote = None
+    for j in range(i, n):
+        c = text[j]
+        if quote:
+            quote = None if c == quote else quote
+        elif c in "\"'":
+            quote = c
+        elif c == ">":
+            return j + 1
+    return None
+
+
 # ---------------------------------------------------------------------- new records
 def suggest_identifier(collection: str) -> str:
     """A fresh identifier in the collection's pattern (``media-2026-11-25-3f9a0c12d4``)."""

@@ -31,6 +31,7 @@ from .fields import (
     Fields,
     apply_fields,
     read_fields,
+    serialize_like,
     suggest_identifier,
     template,
 )
@@ -87,11 +88,7 @@ def _merge(xml: str, shown: Fields, typed: Fields) -> tuple[str, Fields, list[Pr
         return xml, typed, [problem]
     if not apply_fields(root, shown, typed):
         return xml, read_fields(root), []
-    declaration = xml.lstrip().startswith("<?xml")
-    text = xmlio.to_bytes(root.getroottree(), declaration=declaration).decode("utf-8")
-    if declaration and not text.endswith("\n") and xml.endswith("\n"):
-        text += "\n"
-    return text, read_fields(root), []
+    return serialize_like(xml, root), read_fields(root), []
 
 
 def _editor(
