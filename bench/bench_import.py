@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _database  # noqa: E402
 from _common import (  # noqa: E402
     OUT,
     ROOT,
@@ -96,7 +97,7 @@ def worker_ceiling(tree: Path) -> dict:
     }
 
 
-def _fresh_repository(instance: Path, tree: Path) -> tuple[object, float]:
+def _fresh_repository(instance: Path, tree: Path, database: str | None = None) -> tuple[object, float]:
     """A new instance, warmed up; and the RSS it had before the warm-up.
 
     The warm-up prepares (never commits) the tree's first record, so the schema, the profile and
@@ -106,6 +107,8 @@ def _fresh_repository(instance: Path, tree: Path) -> tuple[object, float]:
     from repository.service import Repository
 
     shutil.rmtree(instance, ignore_errors=True)
+    if database:  # the records go to PostgreSQL (emptied first) instead of the instance's SQLite file
+        _database.use(instance, database)
     repo = Repository(instance)
     rss_start = rss_now_mb()
     first = tree / "media" / min(_xml_names(tree))
@@ -114,11 +117,11 @@ def _fresh_repository(instance: Path, tree: Path) -> tuple[object, float]:
     return repo, rss_start
 
 
-def worker_import(tree: Path, instance: Path, workers: int = 0) -> dict:
+def worker_import(tree: Path, instance: Path, workers: int = 0, database: str | None = None) -> dict:
     """``import_paths`` of the whole tree into a fresh instance, exactly as ``repository import`` does."""
     from repository.importer import import_paths
 
-    repo, rss_start = _fresh_repository(instance, tree)
+    repo, rss_start = _fresh_repository(instance, tree, database)
     total = sum(1 for _ in _xml_names(tree))
     rss_before = rss_now_mb()
     # The CLI's progress hook, used here to sample speed and memory at every tenth of the run: a rate that
@@ -163,8 +166,8 @@ def worker_import(tree: Path, instance: Path, workers: int = 0) -> dict:
         "peak_rss_mb": peak,
         "rss_anon_mb": anon,
         "rss_file_mb": mapped,
-        "store_bytes": dir_size(instance),
-        "db_bytes": db.stat().st_size if db.exists() else 0,
+        "store_bytes": _database.size_bytes(database) if database else dir_size(instance),
+        "db_bytes": _database.size_bytes(database) if database else db.stat().st_size if db.exists() else 0,
         "deciles": deciles,
         "workers": workers,
         # Largest pool process (forked, so it starts from this process's pages); 0 without a pool.
@@ -275,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
                     __file__,
                     *("--worker", "import", "--tree", str(trees[s]), "--instance", str(instance)),
                     *("--workers", str(workers)),
+                    *(("--database", args.database) if args.database else ()),
                 )
             )
             imp = child.last_json()
@@ -321,9 +325,12 @@ def run(args: argparse.Namespace) -> int:
         print()
         print(report)
         OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "import.md").write_text(report + "\n", encoding="utf-8")
-        (OUT / "import.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        print(f"\nwritten to {(OUT / 'import.md').relative_to(ROOT)}")
+        name = "import-postgres" if args.database else "import"
+        if args.database:
+            report = f"Store: {_database.describe(args.database)}\n\n{report}"
+        (OUT / f"{name}.md").write_text(report + "\n", encoding="utf-8")
+        (OUT / f"{name}.json").write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        print(f"\nwritten to {(OUT / f'{name}.md').relative_to(ROOT)}")
         return 1 if failures else 0
     finally:
         clean(work, args.keep)
@@ -468,6 +475,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_false",
         help="skip the extra run at the largest N with import_paths(workers=one per core)",
     )
+    ap.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="import into this PostgreSQL database (its store tables are dropped first) instead of SQLite",
+    )
     ap.add_argument("--worker", choices=["ceiling", "import", "profile"], help=argparse.SUPPRESS)
     ap.add_argument("--workers", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--tree", type=Path, help=argparse.SUPPRESS)
@@ -477,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker == "ceiling":
         result = worker_ceiling(args.tree)
     elif args.worker == "import":
-        result = worker_import(args.tree, args.instance, args.workers)
+        result = worker_import(args.tree, args.instance, args.workers, args.database)
     elif args.worker == "profile":
         result = worker_profile(args.tree, args.instance, args.profile_out)
     else:

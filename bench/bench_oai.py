@@ -13,9 +13,11 @@ benchmark checks those claims at N = 100,000 and 1,000,000 records:
    and over HTTP (``create_app`` under waitress in a child process, one keep-alive
    ``http.client`` harvester parsing each page with lxml; at the smallest N also Sickle, and the
    same loop asking for gzip), with the server's peak memory; against a baseline (the ``oaipmh``
-   package's ``BatchingServer`` over the same records in memory) and a ceiling (the stored
-   renderings joined straight from SQLite). A harvest still running after ``--harvest-budget``
-   seconds stops and is reported as partial, the depth samples projecting the rest;
+   package's ``BatchingServer`` over the same records in memory, harvested alternately with ours
+   so that both meet the same load), a ceiling (the stored renderings joined straight from
+   SQLite) and the provider's own floor (its stored list items joined). A harvest still running
+   after ``--harvest-budget`` seconds stops and is reported as partial, the depth samples
+   projecting the rest;
 3. latency of page 1, page 2, page K (the last: 1,000 at 100k, 10,000 at 1M) and the page
    that ends the largest same-second datestamp group, in process and over HTTP, from tokens
    built with the instance's own key;
@@ -70,6 +72,7 @@ from _common import check_snapshot, code_snapshot  # noqa: E402
 
 SNAPSHOT_ENV = "BENCH_OAI_CODE"
 CODE_DIR = code_snapshot(SNAPSHOT_ENV, "bench-oai-code-", __name__ == "__main__")
+import _database  # noqa: E402
 import oai_load  # noqa: E402
 from _common import OUT, ROOT, child_env, code_fingerprint, command_line, environment, table  # noqa: E402
 from lxml import etree  # noqa: E402
@@ -89,6 +92,7 @@ _TOKEN = re.compile(rb"<resumptionToken[^>]*>([^<]+)</resumptionToken>")
 
 TARGET_HTTP = 20_000  # records/s over HTTP for oai_dc: a million records in under a minute
 TARGET_RATIO = 10  # ours in process ÷ the oaipmh BatchingServer in process
+BESIDE = "in process, oai_dc, beside the baseline"  # our harvest that the ratio target uses
 
 
 # --------------------------------------------------------------------------- results
@@ -148,13 +152,12 @@ def harvest_in_process(
     prefix: str,
     *,
     verb: str = "ListRecords",
-    stop_after: int | None = None,
     budget: float | None = None,
 ) -> Harvest:
     """Follow resumption tokens through :meth:`Provider.respond`, as the endpoint would, to the end.
 
-    Stops early after ``stop_after`` records or ``budget`` seconds (then the harvest is ``partial``),
-    because a harvest whose page cost grows with depth would not finish in a benchmark's time at 1M.
+    Stops early after ``budget`` seconds (then the harvest is ``partial``), because a harvest whose
+    page cost grows with depth would not finish in a benchmark's time at 1M.
     """
     pairs = [("verb", verb), ("metadataPrefix", prefix)]
     marker = b"<record>" if verb == "ListRecords" else b"<header"
@@ -171,7 +174,7 @@ def harvest_in_process(
         m = _TOKEN.search(body, max(0, len(body) - 2000))
         if m is None:
             break
-        if (stop_after and records >= stop_after) or (budget and time.perf_counter() - t0 > budget):
+        if budget and time.perf_counter() - t0 > budget:
             return Harvest(f"in process, {prefix}", records, time.perf_counter() - t0, pages, partial=True)
         pairs = [("verb", verb), ("resumptionToken", m.group(1).decode())]
     return Harvest(f"in process, {prefix}", records, time.perf_counter() - t0, pages)
@@ -201,6 +204,27 @@ def ceiling(db: Path) -> Harvest:
     return Harvest("ceiling: SQLite rows joined, oai_dc", records, seconds, pages)
 
 
+def items_floor(db: Path) -> Harvest:
+    """The provider's own floor: its stored oai_dc list items in key order, one cursor, joined by page."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    pages: list[float] = []
+    records = 0
+    t0 = time.perf_counter()
+    cur = conn.execute("SELECT item FROM oai_items WHERE format = 'oai_dc' ORDER BY datestamp, record_id")
+    while True:
+        t = time.perf_counter()
+        rows = cur.fetchmany(PAGE)
+        if not rows:
+            break
+        body = b"".join(r[0] for r in rows)
+        records += len(rows)
+        pages.append(time.perf_counter() - t)
+        del body
+    seconds = time.perf_counter() - t0
+    conn.close()
+    return Harvest("floor: the stored list items joined, oai_dc", records, seconds, pages)
+
+
 # --------------------------------------------------------------------------- over HTTP
 
 
@@ -211,14 +235,21 @@ def free_port() -> int:
 
 
 def serve(instance: Path, port: int) -> None:
-    """The child process: ``create_app`` over the instance under waitress, as production would run it."""
+    """The child process: ``create_app`` over the instance under waitress, as production would run it.
+
+    Except that the derived stores (RDF graph, search index) are not followed: on a freshly loaded
+    instance their first catch-up (minutes at 100,000 records, most of an hour at 1,000,000) would
+    run in this process's background threads during the harvest and measure itself, not OAI-PMH
+    (``bench_rdf.py`` and ``bench_search.py`` measure it). OAI-PMH reads neither.
+    """
     import waitress
 
-    from repository.app import create_app
+    from repository import app as app_module
 
     check_snapshot(CODE_DIR)
+    app_module._follow = lambda *args: None
     repo = Repository(instance, settings=oai_load.settings())
-    waitress.serve(create_app(repo), host="127.0.0.1", port=port, threads=4)
+    waitress.serve(app_module.create_app(repo), host="127.0.0.1", port=port, threads=4)
 
 
 def fingerprint(package: Path) -> str:
@@ -524,7 +555,7 @@ def harvest_baseline(records: list, *, depth_probe: bool) -> tuple[Harvest, dict
         if b"<error" in body[:2000]:
             raise RuntimeError(body[:2000].decode())
         count += body.count(b"<record>")
-        m = _TOKEN.search(body)
+        m = _TOKEN.search(body, max(0, len(body) - 2000))  # as for ours: the token ends the page
         if m is None:
             break
         request = {"verb": "ListRecords", "resumptionToken": m.group(1).decode()}
@@ -730,12 +761,15 @@ def run_n(n: int, args: argparse.Namespace, smallest: bool) -> dict:
     say = print
     say(f"\n## N = {n:,}  (load average {os.getloadavg()[0]:.2f})")
     root = OUT / f"oai-{n}"
+    _database.detach(root / "instance")  # a cached instance is SQLite's, whatever an earlier run did
     built = oai_load.instance_for(root, n, args.seed, rebuild=args.rebuild, progress=say)
     say(
         f"  instance: {built.db_bytes / 1e9:.2f} GB;"
         f" load {built.seconds:,.0f} s ({built.rate:,.0f} records/s)"
     )
     db = built.instance / "repository.sqlite3"
+    if args.database:  # the same records copied into PostgreSQL, which the instance then opens
+        _database.copy_into(built.instance, args.database, log=say)
     log = OUT / f"oai-server-{n}.log"
     log.unlink(missing_ok=True)
     repo = Repository(built.instance, settings=oai_load.settings())
@@ -773,6 +807,7 @@ def run_n(n: int, args: argparse.Namespace, smallest: bool) -> dict:
     for prefix in ("oai_dc", "mods"):
         add(harvest_in_process(provider, prefix, budget=budget))
     add(ceiling(db))
+    add(items_floor(db))
     # 2b: over HTTP, a fresh server per harvest so each peak RSS is its own
     for prefix in ("oai_dc", "mods"):
         add(http_harvest(built.instance, log, lambda s, p=prefix: harvest_http(s.port, p, budget=budget)))
@@ -824,17 +859,23 @@ def run_n(n: int, args: argparse.Namespace, smallest: bool) -> dict:
     )
 
     # 2c: the oaipmh baseline, in memory; everything at ≤ --baseline-full, else the first records
+    # (its records are built in this process's memory). Ours, in full, is harvested again beside it,
+    # the two alternating, so that both meet the same load on the shared machine; the ratio target
+    # compares these two rows (the best of --pairs runs each).
     limit = n if n <= args.baseline_full else args.baseline_first
     records = baseline_records(db, args.seed, limit, provider.prefix)
     base, probes = harvest_baseline(records, depth_probe=True)
+    ours = harvest_in_process(provider, "oai_dc")
+    for _ in range(args.pairs - 1):
+        base = max(base, harvest_baseline(records, depth_probe=False)[0], key=lambda h: h.rate)
+        ours = max(ours, harvest_in_process(provider, "oai_dc"), key=lambda h: h.rate)
     del records
+    ours.name = BESIDE
+    ours.note = base.note = f"best of {args.pairs}, alternating"
     if limit < n:
-        base.note = f"first {limit:,} records"
+        base.note += f"; its first {limit:,} records"
         base.partial = True
-        ours = harvest_in_process(provider, "oai_dc", stop_after=limit)
-        ours.name += f", first {limit:,}"
-        ours.note = f"first {limit:,} records"
-        add(ours)
+    add(ours)
     add(base)
     if probes:
         say("  oaipmh page time at depth: " + ", ".join(f"{k_} {ms:.2f} ms" for k_, ms in probes.items()))
@@ -857,6 +898,7 @@ def run_n(n: int, args: argparse.Namespace, smallest: bool) -> dict:
         projected={"in process": projected(depth_in, n), "HTTP": projected(depth_http, n)},
         loadavg=os.getloadavg(),
     )
+    _database.detach(built.instance)
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     return result
@@ -972,9 +1014,8 @@ def summary(results: list[dict]) -> str:
     for r in results:
         n = r["n"]
         http_dc = find(r, "HTTP, oai_dc")
-        ours = find(r, "in process, oai_dc")
         base = find(r, "oaipmh BatchingServer, in process, oai_dc")
-        partial = next((h for h in r["harvests"] if h["name"].startswith("in process, oai_dc, first")), None)
+        beside = next((h for h in r["harvests"] if h["name"].startswith(BESIDE)), None)
         if http_dc:
             rate = http_dc["rate"]
             measured = f"{rate:,.0f}/s"
@@ -984,29 +1025,17 @@ def summary(results: list[dict]) -> str:
                 measured = f"{rate:,.0f}/s projected ({first})"
             ok = rate >= TARGET_HTTP
             rows.append([f"HTTP oai_dc ≥ {TARGET_HTTP:,}/s", f"{n:,}", measured, "yes" if ok else "NO"])
-        if base:
-            mine = partial or ours
-            ratio = mine["rate"] / base["rate"]
-            what = "first " + f"{base['records']:,}" if partial else "full"
+        if base and beside:
+            ratio = beside["rate"] / base["rate"]
+            theirs = f"its first {base['records']:,}" if base["partial"] else "all"
             rows.append(
                 [
-                    f"in process ≥ {TARGET_RATIO}× oaipmh ({what})",
+                    f"in process ≥ {TARGET_RATIO}× oaipmh (back to back; ours all, oaipmh {theirs})",
                     f"{n:,}",
-                    f"{ratio:.1f}×",
+                    f"{ratio:.1f}× ({beside['rate']:,.0f} vs {base['rate']:,.0f}/s)",
                     "yes" if ratio >= TARGET_RATIO else "NO",
                 ]
             )
-            if partial and ours and ours["partial"]:
-                ratio = n / r["projected"]["in process"] / base["rate"]
-                rows.append(
-                    [
-                        f"in process ≥ {TARGET_RATIO}× oaipmh (ours projected in full vs its first"
-                        f" {base['records']:,})",
-                        f"{n:,}",
-                        f"{ratio:.2f}×",
-                        "yes" if ratio >= TARGET_RATIO else "NO",
-                    ]
-                )
         lat = {(x["label"].split(" (")[0], x["where"]): x for x in r["latency"]}
         last = f"page {r['last_page']:,}"
         for where in ("in process", "HTTP"):
@@ -1089,6 +1118,13 @@ def main(argv: list[str] | None = None) -> int:
         help="above it, harvest only its first K records",
     )
     ap.add_argument(
+        "--pairs",
+        type=int,
+        default=3,
+        metavar="K",
+        help="harvests of ours and of the baseline, alternating, for the ratio (the best of each)",
+    )
+    ap.add_argument(
         "--profile-n",
         type=int,
         default=100_000,
@@ -1101,6 +1137,12 @@ def main(argv: list[str] | None = None) -> int:
         default=120,
         metavar="S",
         help="stop a full harvest after S seconds (reported as partial; the depth samples project the rest)",
+    )
+    ap.add_argument(
+        "--database",
+        metavar="URL",
+        default=None,
+        help="harvest from this PostgreSQL database (the instance's records are copied into it first)",
     )
     ap.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -1142,7 +1184,9 @@ def run(args: argparse.Namespace) -> int:
             "(records built with `build_mods`, the oai_dc rendering, sets and summary derived as "
             "`Repository.prepare` does, committed through `store.commit` 5,000 at a time; no full text). "
             "The import benchmark measures the validated path. Page size 100. One harvester at a time. "
-            "Server: `create_app` under waitress (threads=4) in a child process, a fresh one per harvest; "
+            "Server: `create_app` under waitress (threads=4) in a child process, a fresh one per harvest, "
+            "without the RDF graph's and search index's followers (their first catch-up of a freshly loaded "
+            "instance would run beside the harvest); "
             "its peak memory is given as anonymous RSS (sampled every 50 ms: heap, stacks) and VmHWM "
             "(which also counts every page of the database file the store has mapped). "
             "Sickle and the gzip row send `Accept-Encoding: gzip`, so the server compresses those pages.",
@@ -1167,8 +1211,11 @@ def run(args: argparse.Namespace) -> int:
             "",
         ]
     )
-    (OUT / "oai.md").write_text(text)
-    (OUT / "oai.json").write_text(
+    name = "oai-postgres" if args.database else "oai"
+    if args.database:
+        text = f"Store: {_database.describe(args.database)}\n\n{text}"
+    (OUT / f"{name}.md").write_text(text)
+    (OUT / f"{name}.json").write_text(
         json.dumps(
             {"command": cmd, "results": [{k: v for k, v in r.items() if k != "profile"} for r in results]},
             indent=1,
@@ -1179,7 +1226,7 @@ def run(args: argparse.Namespace) -> int:
     for r in results:
         if "profile" in r:
             print(r["profile"])
-    print(f"written: {OUT / 'oai.md'}, {OUT / 'oai.json'}")
+    print(f"written: {OUT / f'{name}.md'}, {OUT / f'{name}.json'}")
     return 0
 
 

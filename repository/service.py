@@ -21,6 +21,7 @@ from . import collections, xmlio
 from .config import Settings
 from .crosswalk import oai_dc_bytes
 from .mods import RECORD_ID, Article, m, read_article, split_collection
+from .rdf import record_rdf_xml
 from .sets import sets_for
 from .store import Change, NotFound, RecordState, StoreError, Version, open_store
 from .validation import Invalid, Problem, check_identifier, validate
@@ -42,6 +43,7 @@ class Derivation:
 #: register theirs here, so every save keeps every rendering current.
 RENDERERS: dict[str, Callable[[Derivation], bytes]] = {
     "oai_dc": lambda d: oai_dc_bytes(d.mods, d.record_id, d.record_url),
+    "rdf": lambda d: record_rdf_xml(d.record_id, d.article, d.base_url, d.collection),
 }
 
 

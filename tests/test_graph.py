@@ -131,3 +131,79 @@ def test_rdf_push_replaces_a_graph_in_a_real_oxigraph_server(repo, tmp_path) -> 
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_the_graph_loads_the_stored_rendering_and_renders_only_what_lacks_one(repo, monkeypatch) -> None:
+    from repository.service import RENDERERS
+
+    with monkeypatch.context() as m:  # a record saved before the RDF renderer existed
+        m.delitem(RENDERERS, "rdf")
+        repo.save(repo.prepare(article(0), source="x"), 0, who="t", why="t")
+    repo.save(repo.prepare(article(1), source="x"), 0, who="t", why="t")
+    assert repo.store.rendering(record_id(0), "rdf") is None
+    rendered = []
+    render = repo.render
+    monkeypatch.setattr(repo, "render", lambda rid, *a: rendered.append(rid) or render(rid, *a))
+    graph = GraphStore(repo)
+    graph.catch_up()
+    assert rendered == [record_id(0)]  # the other came from the store, not from its MODS
+    assert _articles(graph) == [record_id(0), record_id(1)]
+    graph.rebuild()
+    assert rendered == [record_id(0)] * 2 and _articles(graph) == [record_id(0), record_id(1)]
+
+
+def test_a_change_committed_during_a_rebuild_replaces_what_the_bulk_load_took(repo, monkeypatch) -> None:
+    for i in range(3):
+        repo.save(repo.prepare(article(i), source="x"), 0, who="t", why="t")
+    graph = GraphStore(repo)
+    rendering = repo.store.rendering
+    edits = []
+
+    def edit_meanwhile(record: str, fmt: str) -> bytes | None:
+        data = rendering(record, fmt)
+        if not edits:  # the bulk load has read record 0: now another process edits it
+            edited = repo.store.version(record_id(0)).xml.replace("王晓".encode(), "张伟".encode())
+            edits.append(repo.save(repo.prepare(edited, source="x"), 1, who="t", why="author corrected"))
+        return data
+
+    monkeypatch.setattr(repo.store, "rendering", edit_meanwhile)
+    assert graph.rebuild() == 4  # three bulk-loaded, then the edited one again
+    assert _articles(graph) == [record_id(1), record_id(2)]  # its old author is gone from its graph
+    assert graph.synced_seq() == repo.store.max_seq()
+
+
+def test_the_per_year_count_follows_saves_and_deletions(repo) -> None:
+    """The year's schema:hasPart of an article is the article's own: it goes when the article goes."""
+    from repository.linkeddata import EXAMPLES
+
+    graph = GraphStore(repo)
+    repo.listeners.append(graph.listen)
+    papers = [("大连晚报", "2019-06-01"), ("大连晚报", "2019-06-02"), ("大连晚报", "2019-07-01"),
+              ("辽宁日报", "2023-03-09")]  # fmt: skip
+    for i, (paper, date) in enumerate(papers):
+        repo.save(repo.prepare(article(i, newspaper=paper, date=date), source="x"), 0, who="t", why="t")
+
+    def counts() -> dict[tuple[str, str], int]:
+        rows = graph.query(EXAMPLES[0][1])
+        return {(s["paper"].value, s["year"].value): int(s["articles"].value) for s in rows}
+
+    assert counts() == {("大连晚报", "2019"): 3, ("辽宁日报", "2023"): 1}
+    repo.delete(record_id(1), who="t", why="t")
+    assert counts() == {("大连晚报", "2019"): 2, ("辽宁日报", "2023"): 1}
+
+
+def test_renderings_made_under_another_base_url_are_not_loaded(tmp_path) -> None:
+    from repository.service import Repository
+
+    old = Repository(tmp_path / "inst", base_url="http://old.test")
+    old.save(old.prepare(EXAMPLE.read_bytes(), source="x"), 0, who="t", why="t")
+    old.close()
+    repo = Repository(tmp_path / "inst", base_url="http://new.test")
+    graph = GraphStore(repo)
+    repo.listeners.append(graph.listen)
+    graph.catch_up()
+    assert _articles(graph) == ["media-2019-06-02-0001"]
+    assert not graph.query("ASK { ?s ?p ?o FILTER(STRSTARTS(STR(?s), 'http://old.test')) }")
+    repo.delete("media-2019-06-02-0001", who="t", why="t")
+    assert _articles(graph) == []
+    repo.close()

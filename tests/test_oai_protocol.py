@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode, urlparse
 
 import pytest
 from conftest import EXAMPLE, SEED, valid_samples
+from factory import article
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -871,8 +872,25 @@ def test_datestamp_changes_on_edit_set_change_delete_and_restore(repo: Repositor
         root = oai(c, {"verb": "ListIdentifiers", "metadataPrefix": "oai_dc", "from": ds})
         return ident in ids_of(root)
 
+    def one_header_everywhere():
+        """GetRecord and the list verbs, in every format, show the record with one and the same header."""
+        seen = set()
+        for prefix in ("oai_dc", "mods"):
+            seen.add(c14n(header(prefix)[1]))
+            for verb in ("ListRecords", "ListIdentifiers"):
+                pages = harvest(c, {"verb": verb, "metadataPrefix": prefix})
+                (h,) = [
+                    h
+                    for p in pages
+                    for h in headers_of(p)
+                    if h.findtext("o:identifier", namespaces=NS) == ident
+                ]
+                seen.add(c14n(h))
+        assert len(seen) == 1, seen
+
     rec, h = header()
     assert h.findtext("o:datestamp", namespaces=NS) == "2023-03-01T00:00:00Z"
+    one_header_everywhere()
 
     # the metadata changes
     clock.set("2023-03-01T00:00:10Z")
@@ -882,6 +900,7 @@ def test_datestamp_changes_on_edit_set_change_delete_and_restore(repo: Repositor
     assert h.findtext("o:datestamp", namespaces=NS) == "2023-03-01T00:00:10Z"
     assert any("老码头的夜市" in t.text for t in rec.findall("o:metadata/oai_dc:dc/dc:title", NS))
     assert changed_since("2023-03-01T00:00:10Z") and not changed_since("2023-03-01T00:00:11Z")
+    one_header_everywhere()
 
     # a set membership changes (another newspaper)
     clock.set("2023-03-01T00:01:00Z")
@@ -900,6 +919,7 @@ def test_datestamp_changes_on_edit_set_change_delete_and_restore(repo: Repositor
         },
     )
     assert ids_of(root) == [ident]
+    one_header_everywhere()
 
     # deleted
     clock.set("2023-03-02T00:00:00Z")
@@ -908,6 +928,7 @@ def test_datestamp_changes_on_edit_set_change_delete_and_restore(repo: Repositor
     assert h.get("status") == "deleted"
     assert h.findtext("o:datestamp", namespaces=NS) == "2023-03-02T00:00:00Z"
     assert changed_since("2023-03-02")
+    one_header_everywhere()
 
     # restored
     clock.set("2023-03-03T12:00:00Z")
@@ -917,6 +938,7 @@ def test_datestamp_changes_on_edit_set_change_delete_and_restore(repo: Repositor
     assert h.findtext("o:datestamp", namespaces=NS) == "2023-03-03T12:00:00Z"
     assert rec.find("o:metadata/mods:mods", NS) is not None
     assert changed_since("2023-03-03T12:00:00Z") and not changed_since("2023-03-03T12:00:01Z")
+    one_header_everywhere()
 
 
 # ============================================================================================ deletions
@@ -1123,6 +1145,57 @@ def test_set_change_during_a_set_harvest_skips_nothing(tmp_path, monkeypatch):
         rest = harvest(c, {"verb": "ListIdentifiers", "resumptionToken": token_of(first).text})
         got = ids_of(first) + all_ids(rest)
         assert got == [prefix + r for r in ids], "the harvest skipped the record that changed set"
+    finally:
+        repo.close()
+
+
+def test_a_record_changed_between_a_pages_two_reads_is_served_once(tmp_path, monkeypatch):
+    """A page reads the unchanged records, then the changed ones: an edit landing in between is in both."""
+    clock = Clock("2023-05-01T00:00:00Z")
+    monkeypatch.setattr(sqlite_store, "utc_now", clock)
+    repo = Repository(tmp_path / "inst", settings=Settings(base_url="http://repo.test", oai_page_size=3))
+    try:
+        ids = []
+        for i in range(6):
+            clock.set(f"2023-05-01T00:00:0{i}Z")
+            ids.append(repo.save(repo.prepare(article(i), source="t"), 0, who="t", why="t").id)
+        c = create_app(repo).test_client()
+        prefix = f"oai:{repo.settings.oai_identifier}:"
+        first = oai(c, {"verb": "ListRecords", "metadataPrefix": "oai_dc"})
+        assert ids_of(first) == [prefix + r for r in ids[:3]]
+
+        real = repo.store.versions_as_of
+        edits = []
+
+        def edit_first(bound):  # the edit commits after the page's items were read
+            if not edits:
+                clock.set("2023-05-02T00:00:00Z")
+                v = repo.store.version(ids[4])
+                edits.append(
+                    repo.save(repo.prepare(edited(v.xml, "late"), source="e"), v.version, who="t", why="e")
+                )
+            return real(bound)
+
+        monkeypatch.setattr(repo.store, "versions_as_of", edit_first)
+        second = oai(c, {"verb": "ListRecords", "resumptionToken": token_of(first).text})
+        assert edits and ids_of(second) == [prefix + r for r in ids[3:]]
+        assert b"late" not in etree.tostring(second)  # as it was when the harvest began
+    finally:
+        repo.close()
+
+
+def test_a_record_without_a_format_cannot_be_disseminated_in_it(tmp_path):
+    repo = Repository(tmp_path / "inst", settings=Settings(base_url="http://repo.test"))
+    try:
+        if not isinstance(repo.store, sqlite_store.SQLiteStore):
+            pytest.skip("removes an item from the SQLite store directly")
+        rid = repo.save(repo.prepare(article(1), source="t"), 0, who="t", why="t").id
+        repo.store._conn().execute("DELETE FROM oai_items WHERE record_id = ? AND format = 'mods'", (rid,))
+        c = create_app(repo).test_client()
+        ident = f"oai:{repo.settings.oai_identifier}:{rid}"
+        root = oai(c, {"verb": "GetRecord", "identifier": ident, "metadataPrefix": "mods"})
+        assert error_codes(root) == {"cannotDisseminateFormat"}
+        assert not error_codes(oai(c, {"verb": "GetRecord", "identifier": ident, "metadataPrefix": "oai_dc"}))
     finally:
         repo.close()
 

@@ -8,7 +8,7 @@ from rdflib.namespace import DCTERMS
 
 from repository import xmlio
 from repository.mods import read_article
-from repository.rdf import SCHEMA, agent_uri, record_graph, to_ntriples
+from repository.rdf import SCHEMA, agent_uri, record_graph, record_rdf_xml, record_triples
 
 BASE = "http://repo.test"
 A = URIRef(f"{BASE}/id/article/media-2019-06-02-0001")
@@ -59,11 +59,43 @@ def test_dates_language_subjects_and_page() -> None:
     assert (A, SCHEMA.mainEntityOfPage, URIRef(f"{BASE}/records/media-2019-06-02-0001")) in g
 
 
-def test_stored_form_is_sorted_ntriples_that_parses_back() -> None:
+def test_stored_rdf_xml_is_the_graph_and_parses_with_rdflib_and_oxigraph() -> None:
+    import pyoxigraph as ox
     from rdflib import Graph
 
-    data = to_ntriples(_graph())
-    assert data == to_ntriples(_graph())  # stable
-    lines = data.decode().splitlines()
-    assert lines == sorted(lines)
-    assert len(Graph().parse(data=data, format="nt")) == len(_graph())
+    article = read_article(xmlio.parse(EXAMPLE.read_bytes()))
+    data = record_rdf_xml("media-2019-06-02-0001", article, BASE)
+    assert data == record_rdf_xml("media-2019-06-02-0001", article, BASE)  # stable
+    assert data.startswith(b"<rdf:RDF ") and b"http://www.openarchives.org/OAI/2.0/rdf.xsd" in data
+    parsed = Graph().parse(data=data, format="xml")
+    assert set(parsed) == set(_graph())
+    quads = list(ox.parse(data, ox.RdfFormat.RDF_XML))
+    assert len(quads) == len(_graph())  # each triple once, although the photographer is also a contributor
+
+
+def test_markup_in_values_is_escaped_and_the_store_collection_is_used() -> None:
+    from rdflib import Graph
+
+    article = read_article(xmlio.parse(EXAMPLE.read_bytes()))
+    article.titles[0].text, article.titles[0].subtitle = 'A & B <i>"quoted"</i>\r\nnext line', None
+    article.collection = None
+    data = record_rdf_xml("media-2019-06-02-0001", article, BASE, collection="old-photos")
+    g = Graph().parse(data=data, format="xml")
+    assert (A, SCHEMA.headline, Literal('A & B <i>"quoted"</i>\r\nnext line', lang="zh-Hans")) in g
+    assert (A, DCTERMS.isPartOf, URIRef(f"{BASE}/id/collection/old-photos")) in g
+    assert set(g) == set(record_triples("media-2019-06-02-0001", article, BASE, "old-photos"))
+
+
+def test_the_article_is_part_of_its_papers_year() -> None:
+    """One triple an article for per-paper, per-year counts: the paper's year (a volume) has it as a part."""
+    g = _graph()
+    paper = URIRef(f"{BASE}/id/periodical/dalianwanbao")
+    volume = URIRef(f"{paper}/2019")
+    assert (volume, SCHEMA.hasPart, A) in g and (volume, RDF.type, SCHEMA.PublicationVolume) in g
+    assert (volume, SCHEMA.isPartOf, paper) in g
+    assert (volume, SCHEMA.datePublished, Literal("2019", datatype=XSD.gYear)) in g
+
+    article = read_article(xmlio.parse(EXAMPLE.read_bytes()))
+    article.host.date = "2019"  # only the year is known: the volume is what the article is part of
+    g = record_graph("media-2019-06-02-0001", article, BASE)
+    assert (A, SCHEMA.isPartOf, volume) in g and (None, RDF.type, SCHEMA.PublicationIssue) not in g

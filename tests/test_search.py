@@ -190,6 +190,93 @@ def test_title_outranks_body_text(index) -> None:  # noqa: ANN001
     assert ranked.index("media-s-006") < ranked.index("media-s-004")  # five body matches beat one
 
 
+#: Records for word-as-contiguous-text tests: the bigrams of 大连港口 apart, together, in traditional script.
+PHRASE_ARTICLES = [
+    (
+        "media-p-001",
+        "沿海公路的新变化",
+        ["孙丽"],
+        "大连日报",
+        "2021-08-01",
+        "Hans",
+        "大连市民关心城市建设。沿海的连港公路正在修建。港口货物吞吐量稳步增长，港口，口岸管理更加规范。",
+        [],
+    ),
+    (
+        "media-p-002",
+        "大连港口迎来新航线",
+        ["周强"],
+        "大连晚报",
+        "2022-04-12",
+        "Hans",
+        "今年春天，一条新的集装箱航线开通。",
+        [],
+    ),
+    (
+        "media-p-003",
+        "港區新貌",
+        ["吳敏"],
+        "半島晨報",
+        "2020-11-20",
+        "Hant",
+        "記者走訪大連港口，貨輪往來如織。連港口岸的檢查站也在擴建。",
+        [],
+    ),
+]
+
+
+@pytest.fixture
+def phrase_index(repo):  # noqa: ANN001, ANN201
+    load(repo, PHRASE_ARTICLES)
+    ix = SearchIndex(repo)
+    ix.catch_up()
+    return ix
+
+
+def test_longer_words_match_only_as_contiguous_text(phrase_index) -> None:  # noqa: ANN001
+    ix = phrase_index
+    # media-p-001 holds 大连, 连港 and 港口, but never 大连港口 in one piece.
+    assert {"media-p-001"} <= set(ids(ix, "大连")) & set(ids(ix, "连港")) & set(ids(ix, "港口"))
+    assert set(ids(ix, "大连港口")) == {"media-p-002", "media-p-003"}  # a title; a traditional full text
+    assert set(ids(ix, "大連港口")) == {"media-p-002", "media-p-003"}  # the query in traditional script
+    assert ids(ix, "连港公路") == ["media-p-001"]
+    assert ids(ix, "港口岸") == ["media-p-003"]  # not media-p-001's 港口，口岸: punctuation keeps them apart
+    # Longer than four characters (a phrase of bigrams): 大連港口 and 連港口岸 are both in media-p-003,
+    # every four-character piece of 大连港口岸 is, but not the word itself.
+    assert ids(ix, "大连港口岸") == []
+    assert ids(ix, "连港口岸的检查站") == ["media-p-003"]
+    assert ids(ix, "大连港口 航线") == ["media-p-002"]
+
+
+def test_totals_and_facets_count_only_contiguous_matches(phrase_index) -> None:  # noqa: ANN001
+    result = phrase_index.search(SearchRequest(text="大连港口"))
+    assert result.total == 2
+    assert dict(result.facets["newspaper"]) == {"大连晚报": 1, "半岛晨报": 1}
+    assert sum(count for _, count in result.years) == 2
+    assert dict(result.facets["author"]) == {"周强": 1, "吴敏": 1}
+
+
+def test_three_character_words_and_single_characters(phrase_index) -> None:  # noqa: ANN001
+    assert ids(phrase_index, "集装箱") == ["media-p-002"]
+    assert ids(phrase_index, "装箱集") == []
+    assert "media-p-003" in ids(phrase_index, "輪")  # 貨輪: a traditional character, folded
+
+
+def test_an_index_in_an_older_layout_is_rebuilt(repo, phrase_index) -> None:  # noqa: ANN001
+    (phrase_index.path / "layout").write_text("1: n-gram terms without positions")
+    reopened = SearchIndex(repo)
+    assert len(reopened) == 0 and reopened.synced_seq() == 0
+    reopened.catch_up()
+    assert set(ids(reopened, "大连港口")) == {"media-p-002", "media-p-003"}
+
+
+def test_bigram_stream_gives_each_pair_its_position() -> None:
+    assert analysis.bigram_stream("大连港口") == "大连 连港 港口"
+    assert analysis.bigram_stream("港") == "港" and analysis.bigram_stream("") == ""
+    text = "在𠀀大連，港口 ab"  # a supplementary-plane character, punctuation, a space
+    assert analysis.bigram_stream(text) == " ".join(text[i : i + 2] for i in range(len(text) - 1))
+
+
 # --------------------------------------------------------------------------- facets, dates, sorting
 
 

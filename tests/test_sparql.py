@@ -249,3 +249,35 @@ def test_simultaneous_first_requests_share_one_service(tmp_path) -> None:
     finally:
         app.extensions["sparql"].close()
         repo.close()
+
+
+def test_a_select_is_evaluated_once_and_served_as_pyoxigraph_serialises_it() -> None:
+    """One evaluation per query: the solutions are read up to the row limit + 1, then written."""
+    import pyoxigraph as ox
+
+    from repository.linkeddata.sparql import RESULT_TYPES, QueryError, _run
+
+    class Counting:
+        def __init__(self, store: ox.Store) -> None:
+            self.store, self.calls = store, 0
+
+        def query(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            self.calls += 1
+            return self.store.query(*args, **kwargs)
+
+    store = ox.Store()
+    p, g = ox.NamedNode("http://e/p"), ox.NamedNode("http://e/g")
+    for i in range(5):
+        value = ox.Literal(f'第{i}\t"行"\n', language="zh-Hans") if i % 2 else ox.Literal(str(i))
+        store.add(ox.Quad(ox.NamedNode(f"http://e/{i}"), p, value, g))
+    query = "SELECT ?s ?o ?none WHERE { ?s ?p ?o OPTIONAL { ?s <http://e/q> ?none } } ORDER BY ?s"
+    counting = Counting(store)
+    run = dict(snapshot="s", query=query, default_graphs=[], named_graphs=[], base_iri=None)
+    for media, (fmt, _) in RESULT_TYPES.items():
+        got, body = _run(ox, {"s": counting}, accept=[media], rows=5, **run)
+        direct = store.query(query, use_default_graph_as_union=True)
+        assert got == media and body == direct.serialize(format=getattr(ox.QueryResultsFormat, fmt))
+    assert counting.calls == len(RESULT_TYPES)
+    with pytest.raises(QueryError) as refused:
+        _run(ox, {"s": counting}, accept=["text/csv"], rows=4, **run)
+    assert refused.value.status == 413

@@ -47,9 +47,7 @@ def _graph(record_id: str) -> Graph:
     except Deleted:
         abort(410)
     article = read_article(parse(version.xml).getroot())
-    if article.collection is None:
-        article.collection = state.collection
-    return record_graph(record_id, article, _repo().base_url)
+    return record_graph(record_id, article, _repo().base_url, state.collection)
 
 
 def _alternates(record_id: str) -> str:
@@ -229,11 +227,12 @@ EXAMPLES = [
     (
         "Articles per newspaper per year",
         """PREFIX schema: <http://schema.org/>
-SELECT ?paper ?year (COUNT(?article) AS ?articles) WHERE {
-  ?article schema:isPartOf/schema:isPartOf ?p ; schema:datePublished ?date .
-  ?p schema:name ?paper .
-  BIND (SUBSTR(STR(?date), 1, 4) AS ?year)
-} GROUP BY ?paper ?year ORDER BY ?paper ?year""",
+# count the articles of each year (a schema:PublicationVolume) of each paper, then name them
+SELECT ?paper ?year ?articles WHERE {
+  { SELECT ?volume (COUNT(?article) AS ?articles) WHERE { ?volume schema:hasPart ?article }
+    GROUP BY ?volume }
+  ?volume schema:datePublished ?year ; schema:isPartOf/schema:name ?paper .
+} ORDER BY ?paper ?year""",
     ),
     (
         "Everything one journalist wrote",
@@ -246,11 +245,14 @@ SELECT ?article ?headline ?date WHERE {
         "Articles mentioning a place",
         """PREFIX dcterms: <http://purl.org/dc/terms/>
 PREFIX schema: <http://schema.org/>
+# the first 100 articles whose place or title names it, then their headlines
 SELECT ?article ?headline WHERE {
+  { SELECT DISTINCT ?article WHERE {
+      { ?article dcterms:spatial ?place } UNION { ?article dcterms:title ?place }
+      FILTER (CONTAINS(STR(?place), "金普"))
+    } LIMIT 100 }
   ?article schema:headline ?headline .
-  { ?article dcterms:spatial ?place } UNION { ?article dcterms:title ?place }
-  FILTER (CONTAINS(STR(?place), "金普"))
-} LIMIT 100""",
+}""",
     ),
 ]
 

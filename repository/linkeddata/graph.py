@@ -1,13 +1,15 @@
 """The records' RDF in an embedded, on-disk Oxigraph store (pyoxigraph).
 
-The graph is derived data. The triples about each article live in a named graph of their
+The graph is derived data. The triples naming each article live in a named graph of their
 own, so a save replaces exactly them and a deletion clears them; what articles share
 (newspapers, issues, people, collections) lives once in a shared graph, so that queries,
 which see the union of all graphs as their default graph, never meet a triple twice.
 Shared resources stay when the last article naming them goes; a rebuild tidies them.
 
-It follows the record store by change sequence number (:mod:`repository.derived`);
-``repository rdf rebuild`` recreates it from the records.
+It follows the record store by change sequence number (:mod:`repository.derived`) and
+loads each record's RDF as the save path rendered and stored it (``RENDERERS["rdf"]``),
+never mapping MODS again; only a record stored before that renderer existed is rendered
+here. ``repository rdf rebuild`` recreates it from the records with Oxigraph's bulk loader.
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from urllib.parse import urlencode, urlsplit
 
 import pyoxigraph as ox
 
+from .. import collections
 from ..derived import Follower
-from ..mods import read_article
-from ..rdf import article_uri, collection_graph, record_graph, to_ntriples
+from ..rdf import article_uri, collection_triples, rdf_xml
 from ..service import Repository
 from ..store import Changed
-from ..xmlio import parse
+
+#: The stored rendering the graph is loaded from (RDF/XML; also the OAI-PMH ``rdf`` format).
+RENDERING = "rdf"
 
 
 class GraphUnavailable(RuntimeError):
@@ -51,39 +55,83 @@ class GraphStore(Follower):
         self._load_collections()
 
     def apply(self, batch: list[Changed]) -> None:
-        for change in batch:
+        quads: list[ox.Quad] = []
+        for change, data in self._renderings(batch):
             name = self.graph_name(change.id)
             if self.store.contains_named_graph(name):
                 self.store.remove_graph(name)
-            if not change.deleted:
-                own, shared = self._ntriples(change.id, change.collection, change.xml)
-                self.store.load(own, ox.RdfFormat.N_TRIPLES, to_graph=name)
-                self.store.load(shared, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
+            if data is not None:
+                quads += self._quads(change.id, data)
+        self.store.extend(quads)
         self.store.flush()
 
     def clear(self) -> None:
         self.store.clear()
 
-    def _ntriples(self, record_id: str, collection: str, xml: bytes) -> tuple[bytes, bytes]:
-        """The record's triples as N-Triples: (about the article itself, about what it shares)."""
-        article = read_article(parse(xml, record_id).getroot())
-        if article.collection is None:
-            article.collection = collection
-        subject = f"<{article_uri(self.repo.base_url, record_id)}> ".encode()
-        own, shared = [], []
-        for line in to_ntriples(record_graph(record_id, article, self.repo.base_url)).splitlines(
-            keepends=True
-        ):
-            (own if line.startswith(subject) else shared).append(line)
-        return b"".join(own), b"".join(shared)
+    def rebuild(self) -> int:
+        """Recreate the graph from the stored renderings with Oxigraph's bulk loader, then catch up.
+
+        The bulk load counts as applied up to the store's sequence number when it began, so
+        whatever is committed meanwhile (and may or may not be in what it read) is applied
+        again afterwards by :meth:`catch_up`, which replaces the record's graph.
+        """
+        with self._lock:
+            self.clear()
+            self._set_synced(0)
+            self.start()
+            bound = self.repo.store.max_seq()
+            done = 0
+
+            def quads() -> Iterator[ox.Quad]:
+                nonlocal done
+                shared: set[ox.Triple] = set()  # each once: the loader's cost is per quad given
+                for state in self.repo.store.records():  # the live ones
+                    yield from self._quads(state.id, self._rendering(state.id, state.collection), shared)
+                    done += 1
+
+            self.store.bulk_extend(quads())
+            self.store.flush()
+            self._set_synced(bound)
+        return done + self.catch_up()
+
+    def _renderings(self, batch: list[Changed]) -> Iterator[tuple[Changed, bytes | None]]:
+        """Each change with its stored RDF/XML (None for a deletion)."""
+        for c in batch:
+            yield c, None if c.deleted else self._rendering(c.id, c.collection, c.xml)
+
+    def _rendering(self, record_id: str, collection: str, xml: bytes | None = None) -> bytes:
+        """The record's stored RDF/XML, or its MODS rendered now where that cannot serve.
+
+        That is a record saved before the RDF renderer existed, or one whose rendering names
+        the article under another base URL (the setting changed since): its triples would not
+        find their way into the article's own graph.
+        """
+        data = self.repo.store.rendering(record_id, RENDERING)
+        if data is None or f'"{article_uri(self.repo.base_url, record_id)}"'.encode() not in data:
+            xml = self.repo.store.version(record_id).xml if xml is None else xml
+            data = self.repo.render(record_id, collection, xml, RENDERING)
+        return data
+
+    def _quads(self, record_id: str, data: bytes, seen: set[ox.Triple] | None = None) -> Iterator[ox.Quad]:
+        """A record's triples: those naming the article into its own graph, the rest into the shared one.
+
+        With ``seen``, a shared triple already in it is left out (and each new one added).
+        """
+        article = ox.NamedNode(article_uri(self.repo.base_url, record_id))
+        own = self.graph_name(record_id)
+        for q in ox.parse(data, ox.RdfFormat.RDF_XML):
+            if q.subject == article or q.object == article:  # (its year's schema:hasPart names it)
+                yield ox.Quad(q.subject, q.predicate, q.object, own)
+            elif seen is None or (t := q.triple) not in seen:
+                if seen is not None:
+                    seen.add(t)
+                yield ox.Quad(q.subject, q.predicate, q.object, self.shared)
 
     def _load_collections(self) -> None:
         """The collections exist as resources even before they hold a record."""
-        from .. import collections
-
         for c in collections.collections():
-            data = to_ntriples(collection_graph(c.code, self.repo.base_url))
-            self.store.load(data, ox.RdfFormat.N_TRIPLES, to_graph=self.shared)
+            data = rdf_xml(collection_triples(c.code, self.repo.base_url))
+            self.store.load(data, ox.RdfFormat.RDF_XML, to_graph=self.shared)
 
     # ------------------------------------------------------------------ beyond one machine
     def ntriples(self, chunk: int = 5000) -> Iterator[bytes]:

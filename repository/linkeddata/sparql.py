@@ -6,9 +6,10 @@ processes; one that exceeds the time limit is killed and replaced. Workers read 
 checkpoint of the graph store (:meth:`pyoxigraph.Store.backup`, hard links, cheap) taken
 when the graph has changed, never the live store, which only its one writer may open.
 
-Every limit is decided before a byte of the result is sent: a worker materialises the
-result (counting rows against the limit) and only then serialises it, so a stopped query
-gets an error status and message, never a 200 with a truncated body.
+Every limit is decided before a byte of the result is sent: a worker reads the solutions
+of its one evaluation of the query, stopping at the row limit + 1, and only then
+serialises them, so a stopped query gets an error status and message, never a 200 with
+a truncated body.
 """
 
 from __future__ import annotations
@@ -111,11 +112,7 @@ def _run(
         return media, result.serialize(format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media][0]))
     if isinstance(result, ox.QuerySolutions):
         media = _choose(accept, list(RESULT_TYPES))
-        for count, _ in enumerate(result, 1):  # count first: over the limit is an error, not a cut answer
-            if count > rows:
-                raise QueryError(413, f"the result has more than {rows:,} rows; add a LIMIT")
-        again = store.query(query, **kwargs)
-        return media, again.serialize(format=getattr(ox.QueryResultsFormat, RESULT_TYPES[media][0]))
+        return media, _solutions(ox, result, rows, RESULT_TYPES[media][0])
     triples = []
     for t in result:
         triples.append(t)
@@ -123,6 +120,24 @@ def _run(
             raise QueryError(413, f"the result has more than {rows:,} triples; add a LIMIT")
     media = _choose(accept, list(GRAPH_TYPES))
     return media, ox.serialize(triples, format=getattr(ox.RdfFormat, GRAPH_TYPES[media]))
+
+
+def _solutions(ox, result, rows: int, fmt: str) -> bytes:  # noqa: ANN001 - pyoxigraph, lazily imported
+    """SELECT solutions in ``fmt``, read once: more than ``rows`` is an error, not a cut answer.
+
+    pyoxigraph serialises only a live result, which cannot be counted first without running
+    the query twice; so the solutions are read (up to ``rows`` + 1) as SPARQL TSV, where every
+    term is written in N-Triples syntax and nothing is lost, and that is parsed back and
+    serialised in the format asked for.
+    """
+    variables = result.variables
+    lines = ["\t".join(map(str, variables))]
+    for count, solution in enumerate(result, 1):
+        if count > rows:
+            raise QueryError(413, f"the result has more than {rows:,} rows; add a LIMIT")
+        lines.append("\t".join("" if term is None else str(term) for term in solution))  # in variable order
+    read = ox.parse_query_results("\n".join(lines) + "\n", ox.QueryResultsFormat.TSV)
+    return read.serialize(format=getattr(ox.QueryResultsFormat, fmt))
 
 
 def _choose(accept: list[str], offered: list[str]) -> str:

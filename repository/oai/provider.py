@@ -1,20 +1,21 @@
 """The OAI-PMH 2.0 data provider: requests in, response documents out.
 
-Responses are assembled as bytes around the renderings stored at save time
-(oai_dc) or the stored record itself (mods), never by re-parsing records, so a
-page of 100 records costs one indexed query and a join. Listing is keyset-paged
-over (datestamp, identifier) with a snapshot bound taken when a harvest begins:
-records changed during the harvest are served as they were at its start (see
-:meth:`~repository.store.sqlite.SQLiteStore.versions_as_of`), so a record is
-never skipped or repeated.
+Every record's ``<record>`` element in each format, and its ``<header>`` alone, are
+stored whole at save time (:func:`repository.store.base.list_items`), in the same
+transaction as the datestamp and sets they carry; a list page is one keyset read of
+those elements and one ``b"".join``, never a re-parse or a rendering. Listing is
+keyset-paged over (datestamp, identifier) with a snapshot bound taken when a harvest
+begins: records changed during the harvest are served as they were at its start (see
+:meth:`~repository.store.sqlite.SQLiteStore.versions_as_of`), so a record is never
+skipped or repeated.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from xml.sax.saxutils import escape, quoteattr
 
 from .. import collections
@@ -22,9 +23,17 @@ from ..config import instance_secret
 from ..mods import read_article
 from ..service import Repository
 from ..sets import sets_for
-from ..store import PageRow
+from ..store import RecordState, Version
+from ..store.base import (
+    HEADER,
+    HEADER_OPEN,
+    RECORD_OPEN,
+    STORED_FORMAT,
+    ListItem,
+    disseminations,
+    list_items,
+)
 from ..xmlio import parse as parse_xml
-from ..xmlio import strip_declaration
 from .protocol import OAIError, Request, echoable_uri, parse, window
 from .tokens import Token, TokenCodec
 
@@ -53,17 +62,22 @@ class MetadataFormat:
     namespace: str
 
 
-#: The formats every record can be disseminated in. The linked-data module adds an RDF one.
+#: The formats every record can be disseminated in, each a rendering stored at save time (mods: the record).
 FORMATS: dict[str, MetadataFormat] = {
     "oai_dc": MetadataFormat("oai_dc", "http://www.openarchives.org/OAI/2.0/oai_dc.xsd", OAI_DC_NS),
     "mods": MetadataFormat(
         "mods", "http://www.loc.gov/standards/mods/v3/mods-3-8.xsd", "http://www.loc.gov/mods/v3"
     ),
+    # RDF/XML as the OAI-PMH community carries it: root rdf:RDF, the OAI's rdf.xsd (repository.rdf)
+    "rdf": MetadataFormat(
+        "rdf", "http://www.openarchives.org/OAI/2.0/rdf.xsd", "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    ),
 }
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _stamp(seconds: float | None = None) -> str:
+    """A UTC datestamp to the second: now, or a UNIX time."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 class Provider:
@@ -75,6 +89,16 @@ class Provider:
         self.stylesheet_url = stylesheet_url
         self.prefix = f"oai:{self.settings.oai_identifier}:"
         self._prefix_text = text(self.prefix)
+        # How each verb's elements open, live and deleted, up to the stored item (store.base.list_items).
+        prefix = self._prefix_text.encode()
+        self._openings = {
+            "ListRecords": (RECORD_OPEN[0] + prefix, RECORD_OPEN[1] + prefix),
+            "ListIdentifiers": (HEADER_OPEN[0] + prefix, HEADER_OPEN[1] + prefix),
+        }
+        # What opens every response, up to its responseDate.
+        self._preamble = '<?xml version="1.0" encoding="UTF-8"?>\n' + (
+            f'<?xml-stylesheet type="text/xsl" href={attr(stylesheet_url)}?>\n' if stylesheet_url else ""
+        )
         self._verbs: dict[str, Callable[[Request, str], list[bytes]]] = {
             "Identify": self.identify,
             "ListMetadataFormats": self.list_metadata_formats,
@@ -98,20 +122,18 @@ class Provider:
         return self._envelope(request, base_url, body)
 
     def _envelope(self, request: Request | None, base_url: str, body: list[bytes]) -> bytes:
-        head = ['<?xml version="1.0" encoding="UTF-8"?>\n']
-        if self.stylesheet_url:
-            head.append(f'<?xml-stylesheet type="text/xsl" href={attr(self.stylesheet_url)}?>\n')
-        head.append(
-            f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}" xsi:schemaLocation="{OAI_NS} {OAI_SCHEMA}">\n'
-            f"<responseDate>{_now()}</responseDate>\n"
-        )
+        """The document around ``body``, joined once (a page of records is most of its bytes)."""
         if request is None:
-            head.append(f"<request>{text(base_url)}</request>\n")
+            attrs = ""
         else:
             pairs = [("verb", request.verb), *request.args.items()]
             attrs = "".join(f" {k}={attr(v)}" for k, v in pairs if k != "identifier" or echoable_uri(v))
-            head.append(f"<request{attrs}>{text(base_url)}</request>\n")
-        return "".join(head).encode() + b"".join(body) + b"\n</OAI-PMH>\n"
+        head = (
+            f'{self._preamble}<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="{XSI_NS}"'
+            f' xsi:schemaLocation="{OAI_NS} {OAI_SCHEMA}">\n<responseDate>{_stamp()}</responseDate>\n'
+            f"<request{attrs}>{text(base_url)}</request>\n"
+        )
+        return b"".join([head.encode(), *body, b"\n</OAI-PMH>\n"])
 
     # ------------------------------------------------------------------ helpers
     def _record_id(self, identifier: str) -> str:
@@ -128,27 +150,10 @@ class Provider:
             )
         return fmt
 
-    def _header(self, record_id: str, datestamp: str, deleted: bool, sets: list[str]) -> str:
-        # Record ids, set specs and datestamps are checked on the way in (RECORD_ID, slugs,
-        # UTC stamps) and hold nothing to escape; only the configured prefix is escaped.
-        status = ' status="deleted"' if deleted else ""
-        specs = "".join(f"<setSpec>{s}</setSpec>" for s in sets)
-        return (
-            f"<header{status}><identifier>{self._prefix_text}{record_id}</identifier>"
-            f"<datestamp>{datestamp}</datestamp>{specs}</header>"
-        )
-
-    def _metadata(self, content: bytes | None, prefix: str) -> bytes:
-        if content is None:
-            return b""
-        if prefix == "mods":
-            content = strip_declaration(content)
-        return b"<metadata>" + content + b"</metadata>"
-
     # ------------------------------------------------------------------ verbs
     def identify(self, request: Request, base_url: str) -> list[bytes]:
         s = self.settings
-        earliest = self.store.earliest_datestamp() or _now()
+        earliest = self.store.earliest_datestamp() or _stamp()
         sample_id = self.prefix + (self.store.sample_id() or "media-2023-03-09-0000000000")
         return [
             (
@@ -230,17 +235,14 @@ class Provider:
     def get_record(self, request: Request, base_url: str) -> list[bytes]:
         fmt = self._format(request.args["metadataPrefix"])
         record_id = self._record_id(request.args["identifier"])
-        state = self.store.get(record_id)
-        if state is None:
-            raise OAIError("idDoesNotExist", f"no record has the identifier '{request.args['identifier']}'")
-        header = self._header(state.id, state.datestamp, state.deleted, self.store.sets_of(state.id))
-        content = None if state.deleted else self.store.renderings_of([state.id], fmt.prefix).get(state.id)
-        return [
-            b"<GetRecord><record>",
-            header.encode(),
-            self._metadata(content, fmt.prefix),
-            b"</record></GetRecord>",
-        ]
+        row = self.store.get_item(record_id, fmt.prefix)
+        if row is None:
+            if self.store.get(record_id) is None:
+                raise OAIError(
+                    "idDoesNotExist", f"no record has the identifier '{request.args['identifier']}'"
+                )
+            raise OAIError("cannotDisseminateFormat", f"the record is not available in '{fmt.prefix}'")
+        return [b"<GetRecord>", self._openings["ListRecords"][row.deleted], row.item, b"</GetRecord>"]
 
     def list_records(self, request: Request, base_url: str) -> list[bytes]:
         verb = request.verb
@@ -260,24 +262,24 @@ class Provider:
             token = Token(verb, prefix, set_spec, lo, hi, bound, ("", ""), 0, total, 0)
             first = True
         size = self.settings.oai_page_size
-        with_metadata = verb == "ListRecords"
-        page = self._page(token, size + 1, with_metadata)
-        if not page:
-            if first:
-                raise OAIError("noRecordsMatch", "no records match the request")
-            page = []
+        page = self._page(token, size + 1, token.prefix if verb == "ListRecords" else HEADER)
+        if not page and first:
+            raise OAIError("noRecordsMatch", "no records match the request")
         more = len(page) > size
-        page = page[:size]
+        del page[size:]
         body = [f"<{verb}>".encode()]
-        body += self._items(page, token, with_metadata)
+        add, openings = body.append, self._openings[verb]
+        for row in page:  # the page's bytes are these, joined once by _envelope
+            add(openings[row[3]])
+            add(row[0])
         cursor_after = token.cursor + len(page)
         if more:
-            last = page[-1]
+            _, last_datestamp, last_id, _ = page[-1]
             nxt = Token(
                 verb, token.prefix, token.set_spec, token.from_, token.until, token.bound,
-                (last.datestamp, last.id), cursor_after, token.total, self.tokens.new_expiry(),
+                (last_datestamp, last_id), cursor_after, token.total, self.tokens.new_expiry(),
             )  # fmt: skip
-            expires = datetime.fromtimestamp(nxt.expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            expires = _stamp(nxt.expires)
             body.append(
                 f'<resumptionToken expirationDate="{expires}" completeListSize="{nxt.total}"'
                 f' cursor="{token.cursor}">{text(self.tokens.encode(nxt))}</resumptionToken>'.encode()
@@ -292,10 +294,11 @@ class Provider:
     def _set_exists(self, spec: str) -> bool:
         return collections.get(spec) is not None or spec in self.store.set_names()
 
-    def _page(self, token: Token, limit: int, with_metadata: bool) -> list[PageRow]:
-        rows = self.store.list_page(
-            set_spec=token.set_spec, from_=token.from_, until=token.until, bound_seq=token.bound,
-            after=token.after, limit=limit, fmt=token.prefix if with_metadata else None,
+    def _page(self, token: Token, limit: int, fmt: str) -> list[ListItem]:
+        """Up to ``limit`` stored items in ``fmt`` (``HEADER``: headers) after the token's key, in order."""
+        rows = self.store.list_items(
+            fmt=fmt, set_spec=token.set_spec, from_=token.from_, until=token.until,
+            bound_seq=token.bound, after=token.after, limit=limit,
         )  # fmt: skip
         # Records changed since the harvest began are served as they were then, in their sets
         # of then. Only those whose old key falls inside this page are parsed: candidates are
@@ -305,33 +308,43 @@ class Provider:
             for state, old in self.store.versions_as_of(token.bound)
             if token.from_ <= old.datestamp <= token.until and (old.datestamp, state.id) > token.after
         )
+        # A record changed between the two reads is in both, as the same version (its last one
+        # before the bound): it is served once.
+        listed = {row[2] for row in rows} if candidates else set()
+        merged = False
         for key, state, old in candidates:
+            if state.id in listed:
+                continue
             if len(rows) >= limit:
-                rows.sort(key=lambda r: (r.datestamp, r.id))
-                if key > (rows[limit - 1].datestamp, rows[limit - 1].id):
+                if merged:
+                    rows.sort(key=_key)
+                    merged = False
+                if key > _key(rows[limit - 1]):
                     break
             sets = sorted(sets_for(state.collection, read_article(parse_xml(old.xml).getroot())))
             if token.set_spec is not None and token.set_spec not in sets:
                 continue
-            deleted = old.action == "delete"
-            content = None
-            if with_metadata and not deleted:
-                content = (
-                    old.xml
-                    if token.prefix == "mods"
-                    else self.repo.render(state.id, state.collection, old.xml, token.prefix)
-                )
-            rows.append(PageRow(state.id, old.datestamp, deleted, state.collection, content, sets))
-        rows.sort(key=lambda r: (r.datestamp, r.id))
+            rows.append(self._as_of(state, old, sets, fmt))
+            merged = True
+        if merged:
+            rows.sort(key=_key)
         return rows[:limit]
 
-    def _items(self, page: list[PageRow], token: Token, with_metadata: bool) -> list[bytes]:
-        out = []
-        for row in page:
-            header = self._header(row.id, row.datestamp, row.deleted, row.sets).encode()
-            if with_metadata:
-                content = None if row.deleted else row.content
-                out.append(b"<record>" + header + self._metadata(content, token.prefix) + b"</record>")
-            else:
-                out.append(header)
-        return out
+    def _as_of(self, state: RecordState, old: Version, sets: list[str], fmt: str) -> ListItem:
+        """A record's item as an older version had it, built as the store builds its items."""
+        deleted = old.action == "delete"
+        metadata: dict[str, bytes | None]
+        if fmt == HEADER:
+            metadata = {}
+        elif deleted:
+            metadata = {fmt: None}
+        elif fmt == STORED_FORMAT:
+            metadata = {fmt: disseminations(old.xml, {})[fmt]}
+        else:
+            metadata = {fmt: self.repo.render(state.id, state.collection, old.xml, fmt)}
+        item = list_items(state.id, old.datestamp, sets, metadata)[fmt]
+        return ListItem(item, old.datestamp, state.id, int(deleted))
+
+
+def _key(row: ListItem) -> tuple[str, str]:
+    return row[1], row[2]

@@ -6,12 +6,19 @@ nearly every article contains (大连, in a Dalian collection) costs time in
 proportion to the collection; tantivy's block-max WAND skips the blocks that
 cannot reach the top 20, and its aggregations count facets in Rust.
 
-Terms: each field's folded text (:func:`.analysis.fold_terms`) is cut by tantivy's
-n-gram tokenizer into every character and every character bigram, so a
-two-character query is one term lookup, whatever the text around it; ASCII words
-are indexed whole in their own field. A query word must have all of its bigrams
-(and ASCII words) in the record, in its head fields (titles, names, newspaper,
-subjects: weighted above the body) or its body (abstract, full text).
+Terms (:mod:`.analysis`): each field's folded text is indexed twice. Its n-gram
+field holds every run of one to four characters as a term (tantivy's n-gram
+tokenizer, in Rust), so a word of up to four characters, nearly every Chinese
+query word, is one term lookup and an exact match of the contiguous word (block-max
+WAND and a single posting list, whatever the word's length). Its bigram field holds
+the stream of adjacent character pairs with their positions
+(:func:`.analysis.bigram_stream`), so a longer word is the phrase of its bigrams at
+consecutive positions, exact too. (A phrase of bigrams for every word was exact but
+3 to 15 times slower for common four-character words at 1,000,000 records: it checks
+the positions of every record holding all the bigrams; bench/out/search.md.) ASCII
+words are indexed whole in their own field. A query word must occur in the record's
+head fields (titles, names, newspaper, subjects: weighted above the body) or its
+body (abstract, full text).
 
 The index follows the record store as a :class:`~repository.derived.Follower`:
 the save path brings it up to date before a save returns, and a crash between
@@ -21,7 +28,9 @@ the two is repaired by the next catch-up.
 from __future__ import annotations
 
 import re
+import shutil
 from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from pathlib import Path
 
 import tantivy
@@ -37,6 +46,15 @@ HEAD_BOOST = 3.0
 FACETS = ("newspaper", "author", "collection", "language")
 SORTS = ("relevance", "date_desc", "date_asc", "title")
 WRITER_HEAP = 64_000_000
+#: A catch-up this far behind (a rebuild, a first start after an import) commits this many records
+#: at a time with a larger writer heap: each commit writes a segment that merges later, so 500
+#: commits of 2,000 records per million cost more than 100 of 10,000 (bench/out/search.md).
+BULK_BATCH = 10_000
+BULK_HEAP = 200_000_000
+#: The index's layout (schema and analysis); an index in another layout is rebuilt when opened.
+LAYOUT = "3: 1- to 4-grams, positional bigrams"
+#: Words up to this long are one term of the n-gram fields; longer ones the phrase of their bigrams.
+MAX_GRAM = 4
 
 
 class SearchUnavailable(RuntimeError):
@@ -68,7 +86,8 @@ def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
     sb.add_text_field("id", stored=True, tokenizer_name="raw", index_option="basic")
     for name in ("head", "body"):
-        sb.add_text_field(name, tokenizer_name="cjk", index_option="freq")
+        sb.add_text_field(name, tokenizer_name="bigrams", index_option="position")
+        sb.add_text_field(f"{name}_grams", tokenizer_name="grams", index_option="freq")
     sb.add_text_field("words", tokenizer_name="ascii", index_option="freq")
     for name in FACETS:
         sb.add_text_field(name, tokenizer_name="raw", index_option="basic", fast=True)
@@ -95,12 +114,20 @@ class SearchIndex(Follower):
     def __init__(self, repo, path: Path | None = None):  # noqa: ANN001 - a Repository
         super().__init__(repo, Path(path or repo.instance / "search"))
         folder = self.path / "tantivy"
+        layout = self.path / "layout"
+        if folder.exists() and (not layout.exists() or layout.read_text() != LAYOUT):
+            shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
+            self._set_synced(0)
         folder.mkdir(exist_ok=True)
+        layout.write_text(LAYOUT)
         self.schema = _schema()
         exists = tantivy.Index.exists(str(folder))
         self.index = tantivy.Index(self.schema, path=str(folder), reuse=exists)
         self.index.register_tokenizer(
-            "cjk", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.ngram(1, 2, False)).build()
+            "bigrams", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
+        )
+        self.index.register_tokenizer(
+            "grams", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.ngram(1, MAX_GRAM, False)).build()
         )
         self.index.register_tokenizer(
             "ascii", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.regex("[a-z0-9]+")).build()
@@ -108,19 +135,20 @@ class SearchIndex(Follower):
         self._writer: tantivy.IndexWriter | None = None
 
     # ------------------------------------------------------------------ writing
-    def _open_writer(self) -> tantivy.IndexWriter:
+    def _open_writer(self, heap: int = WRITER_HEAP) -> tantivy.IndexWriter:
         try:
-            return self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            return self.index.writer(heap_size=heap, num_threads=1)
         except ValueError as exc:
             raise SearchUnavailable(
                 f"the search index {self.path} is being written elsewhere: {exc}"
             ) from None
 
-    def catch_up(self, batch_size: int = 2000) -> int:
+    def catch_up(self, batch_size: int | None = None) -> int:
         with self._lock:
-            self._writer = self._open_writer()
+            bulk = self.behind() > BULK_BATCH
+            self._writer = self._open_writer(BULK_HEAP if bulk else WRITER_HEAP)
             try:
-                return super().catch_up(batch_size)
+                return super().catch_up(batch_size or (BULK_BATCH if bulk else 2000))
             finally:
                 writer, self._writer = self._writer, None
                 writer.wait_merging_threads()
@@ -145,7 +173,14 @@ class SearchIndex(Follower):
     def document(self, change: Changed) -> tantivy.Document:
         article = read_article(parse(change.xml, change.id).getroot())
         head, body = text_fields(article, change.fulltext)
-        doc = tantivy.Document(id=change.id, head=head, body=body, words=f"{head}\n{body}")
+        doc = tantivy.Document(
+            id=change.id,
+            head=analysis.bigram_stream(head),
+            body=analysis.bigram_stream(body),
+            head_grams=head,
+            body_grams=body,
+            words=f"{head}\n{body}",
+        )
         if article.host and article.host.title:
             doc.add_text("newspaper", analysis.simplified(article.host.title))
         for name in dict.fromkeys(analysis.simplified(n.text) for n in article.names):
@@ -162,25 +197,30 @@ class SearchIndex(Follower):
 
     # ------------------------------------------------------------------ reading
     def word_query(self, word: str) -> tantivy.Query | None:
-        """One query word: all its bigrams (a lone character: itself) and ASCII words, head or body."""
-        cjk, ascii_words = analysis.word_terms(word)
-
-        def term(field: str, value: str) -> tantivy.Query:
-            return tantivy.Query.term_query(self.schema, field, value, index_option="freq")
-
-        clauses = [
-            tantivy.Query.boolean_query(
-                [
-                    (tantivy.Occur.Should, tantivy.Query.boost_query(term("head", g), HEAD_BOOST)),
-                    (tantivy.Occur.Should, term("body", g)),
-                ]
-            )
-            for g in cjk
+        """One query word as contiguous text: each CJK run and ASCII word in it must match, head or body."""
+        runs, ascii_words = analysis.word_parts(word)
+        clauses = [self._run_query(run) for run in runs]
+        clauses += [
+            tantivy.Query.term_query(self.schema, "words", w, index_option="freq") for w in ascii_words
         ]
-        clauses += [term("words", w) for w in ascii_words]
         if len(clauses) <= 1:
             return clauses[0] if clauses else None
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in clauses])
+
+    def _run_query(self, run: str) -> tantivy.Query:
+        """A CJK run in the head (boosted) or the body: one n-gram term, or the phrase of its bigrams."""
+
+        def one(field: str) -> tantivy.Query:
+            if len(run) <= MAX_GRAM:
+                return tantivy.Query.term_query(self.schema, f"{field}_grams", run, index_option="freq")
+            return tantivy.Query.phrase_query(self.schema, field, analysis.grams(run))
+
+        return tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Should, tantivy.Query.boost_query(one("head"), HEAD_BOOST)),
+                (tantivy.Occur.Should, one("body")),
+            ]
+        )
 
     def _filters(self, request: SearchRequest) -> list[tantivy.Query]:
         out = []
@@ -233,20 +273,38 @@ class SearchIndex(Follower):
             }
         elif sort == "title":
             kwargs = {"order_by_field": "title_key", "order": tantivy.Order.Asc}
-        limit = max(1, request.limit)  # tantivy refuses 0; a facets-only request drops the hit
-        result = searcher.search(query, limit=limit, offset=request.offset, count=True, **kwargs)
-        hits = [(searcher.doc(address)["id"][0], float(score) if sort == "relevance" else 0.0)
-                for score, address in result.hits][: request.limit]  # fmt: skip
         facet_counts: dict[str, list[tuple[str, int]]] = {}
         years: list[tuple[int, int]] = []
-        if facets and result.count:
-            spec = {f: {"terms": {"field": f, "size": request.facet_size}} for f in FACETS}
-            spec["year"] = {"terms": {"field": "year", "size": 500}}
-            aggs = searcher.aggregate(query, spec)
+        if facets:
+            # One pass over the matches counts them and their facets: every record is in exactly
+            # one collection, so the collection counts add up to the total.
+            aggs = searcher.aggregate(query, self._facet_spec(request.facet_size))
+            total = sum(b["doc_count"] for b in aggs["collection"]["buckets"])
             for f in FACETS:
-                facet_counts[f] = [(b["key"], b["doc_count"]) for b in aggs[f]["buckets"]]
+                buckets = aggs[f]["buckets"][: request.facet_size]
+                facet_counts[f] = [(b["key"], b["doc_count"]) for b in buckets]
             years = sorted((int(b["key"]), b["doc_count"]) for b in aggs["year"]["buckets"])
-        return SearchResult(result.count, hits, facet_counts, years, words)
+        hits: list[tuple[str, float]] = []
+        if request.limit > 0 and (not facets or total):
+            # With the total known, the hits need no count, so block-max WAND can skip what cannot rank.
+            result = searcher.search(
+                query, limit=request.limit, offset=request.offset, count=not facets, **kwargs
+            )
+            hits = [(searcher.doc(address)["id"][0], float(score) if sort == "relevance" else 0.0)
+                    for score, address in result.hits]  # fmt: skip
+            if not facets:
+                total = result.count
+        elif not facets:
+            total = searcher.search(query, limit=1, count=True).count
+        return SearchResult(total, hits, facet_counts, years, words)
+
+    @staticmethod
+    def _facet_spec(size: int) -> dict:
+        spec = {f: {"terms": {"field": f, "size": size}} for f in FACETS}
+        # Every collection is counted (there are 21): their counts make the total.
+        spec["collection"]["terms"] |= {"size": 1000, "segment_size": 1000}
+        spec["year"] = {"terms": {"field": "year", "size": 500, "segment_size": 500}}
+        return spec
 
     def ids(self, request: SearchRequest) -> list[str]:
         return [record_id for record_id, _ in self.search(request, facets=False).hits]
@@ -270,9 +328,25 @@ def text_fields(article: Article, fulltext: str | None) -> tuple[str, str]:
 
 
 def title_key(title: str) -> str:
-    """A sort key: Chinese titles by their pinyin (as Chinese catalogues sort), others as they are."""
-    from pypinyin import lazy_pinyin
+    """A sort key: Chinese titles by their pinyin (as Chinese catalogues sort), others as they are.
 
-    # Twelve characters decide nearly every order; pinyin for a whole title cost more than the
-    # rest of the document together (bench/out/search.md).
-    return " ".join(lazy_pinyin(analysis.fold(title)[:12], errors=lambda s: [s]))[:200]
+    Twelve characters decide nearly every order. pypinyin converts a text word by word after
+    segmenting it, and most of its time goes into converting the words, which titles share:
+    so each word's pinyin is computed once (:func:`_word_pinyin`), with the same result as
+    ``lazy_pinyin`` of the whole text at a third of the cost.
+    """
+    words = _pinyin().seg(analysis.fold(title)[:12])
+    return " ".join(syllable for word in words for syllable in _word_pinyin(word))[:200]
+
+
+@cache
+def _pinyin():  # noqa: ANN202 - a pypinyin.Pinyin, imported when first needed
+    from pypinyin.core import Pinyin
+
+    return Pinyin()
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_pinyin(word: str) -> tuple[str, ...]:
+    """One segmented word's pinyin (tone marks dropped; characters without pinyin kept as they are)."""
+    return tuple(_pinyin().lazy_pinyin([word], errors=lambda s: [s]))

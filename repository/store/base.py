@@ -6,13 +6,20 @@ bookkeeping. It does not validate or render: the save path in
 :mod:`repository.service` does that and hands the store finished
 :class:`Change` objects, which it applies in one transaction or not at all.
 Keeping the interface this small is what lets a PostgreSQL store follow.
+
+For OAI-PMH the store also keeps, per record, the elements a list response is made
+of (see :func:`list_items`), written in the same transaction as the datestamp and
+the set memberships they carry, so that a page is one indexed read and a join.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
+from xml.sax.saxutils import escape
+
+from ..xmlio import strip_declaration
 
 
 class StoreError(Exception):
@@ -56,14 +63,60 @@ class RecordState:
 
 
 class PageRow(NamedTuple):
-    """A record as a list response needs it: header fields, the rendering asked for, its sets."""
+    """A record in a (datestamp, id) listing: its header fields and its sets."""
 
     id: str
     datestamp: str
     deleted: bool
     collection: str
-    content: bytes | None
     sets: list[str]
+
+
+#: The format whose metadata is the stored record itself (as stored, without its XML declaration);
+#: every other format is a rendering derived at save time (``Change.renderings``).
+STORED_FORMAT = "mods"
+#: The list item of a record's header alone (ListIdentifiers); a format name is never empty.
+HEADER = ""
+#: How a list element opens, for a live record and a deleted one (index: deleted). A stored item
+#: starts after the opening and the repository's identifier prefix (``oai:{repositoryIdentifier}:``),
+#: which is configuration, not data: the element served is ``opening + prefix + item``.
+HEADER_OPEN = (b"<header><identifier>", b'<header status="deleted"><identifier>')
+RECORD_OPEN = (b"<record><header><identifier>", b'<record><header status="deleted"><identifier>')
+
+
+class ListItem(NamedTuple):
+    """A stored list item with the (datestamp, record id) it is ordered by and whether it is deleted."""
+
+    item: bytes
+    datestamp: str
+    id: str
+    deleted: int
+
+
+def disseminations(xml: bytes, renderings: Mapping[str, bytes]) -> dict[str, bytes]:
+    """A version's metadata in every format it is disseminated in: its renderings and the record itself."""
+    return {**renderings, STORED_FORMAT: strip_declaration(xml)}
+
+
+def list_items(
+    record_id: str, datestamp: str, sets: Iterable[str], metadata: Mapping[str, bytes | None]
+) -> dict[str, bytes]:
+    """What a record contributes to OAI-PMH list responses: format → stored item (``HEADER``: the header).
+
+    ``metadata`` maps each format to its metadata element, or to None for a deleted record
+    (whose ListRecords element is the header alone). Built at save time, so a page is a join
+    of stored bytes; a store calls this on every change of the datestamp, the sets or the
+    deletion state, which are exactly what a header says.
+    """
+    specs = "".join(f"<setSpec>{escape(s)}</setSpec>" for s in sorted(sets))
+    header = f"{escape(record_id)}</identifier><datestamp>{datestamp}</datestamp>{specs}</header>".encode()
+    items = {HEADER: header}
+    for fmt, content in metadata.items():
+        if content is None:
+            items[fmt] = header + b"</record>"
+        else:
+            items[fmt] = b"".join((header, b"<metadata>", content, b"</metadata></record>"))
+    return items
 
 
 class Changed(NamedTuple):
@@ -190,15 +243,32 @@ class Store(Protocol):
         bound_seq: int,
         after: tuple[str, str] | None,
         limit: int,
-        fmt: str | None = None,
     ) -> list[PageRow]:
         """Records with ``seq <= bound_seq`` after ``after``, in (datestamp, id) order, at any depth alike."""
+
+    def list_items(
+        self,
+        *,
+        fmt: str,
+        set_spec: str | None,
+        from_: str,
+        until: str,
+        bound_seq: int,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[ListItem]:
+        """The records of :meth:`list_page` as their stored items in ``fmt`` (``HEADER``: the header alone).
+
+        Rows come as the database gives them (plain tuples in ListItem's order); a record without
+        an item in ``fmt`` is left out.
+        """
+
+    def get_item(self, record_id: str, fmt: str) -> ListItem | None:
+        """A record's stored item in ``fmt`` (None: no such record, or not in that format)."""
 
     def list_count(self, *, set_spec: str | None, from_: str, until: str) -> int: ...
 
     def versions_as_of(self, bound_seq: int) -> list[tuple[RecordState, Version]]: ...
-
-    def renderings_of(self, record_ids: list[str], fmt: str) -> dict[str, bytes]: ...
 
     def set_names(self) -> dict[str, str]: ...
 

@@ -17,18 +17,24 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .base import (
+    HEADER,
+    STORED_FORMAT,
     Change,
     Changed,
     FileState,
+    ListItem,
     NotFound,
     PageRow,
     RecordState,
     StaleVersion,
     StoreError,
     Version,
+    disseminations,
+    list_items,
 )
 
-SCHEMA_VERSION = 1
+#: 2: the OAI-PMH list items (``oai_items``), built from the records when a store of 1 is opened.
+SCHEMA_VERSION = 2
 MMAP_BYTES = 256 * 1024**2  # mapped pages count in RSS: enough for the hot part of a harvest
 
 SCHEMA = """
@@ -83,6 +89,19 @@ CREATE TABLE IF NOT EXISTS second_counts (
 CREATE TABLE IF NOT EXISTS day_counts (
     set_spec TEXT NOT NULL, day TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (set_spec, day)
 ) WITHOUT ROWID;
+-- The OAI-PMH list elements (store.base.list_items), rewritten by every change: per record its header
+-- (format '') and its <record> in each format. A rowid table, so that a 1-3 kB item stays on its
+-- table page (in a WITHOUT ROWID table any row over ~1 kB spills onto an overflow page of its own);
+-- the key index covers the keyset seek and the snapshot filter (seq), so a page of 100 reads 101
+-- index entries and 101 rows. A commit inserts its rows by (format, datestamp, id), so the rows a
+-- harvest of one format reads lie together on disk (records are saved in datestamp order).
+CREATE TABLE IF NOT EXISTS oai_items (
+    n INTEGER PRIMARY KEY,
+    format TEXT NOT NULL, datestamp TEXT NOT NULL, record_id TEXT NOT NULL,
+    seq INTEGER NOT NULL, deleted INTEGER NOT NULL, item BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS oai_items_by_key ON oai_items (format, datestamp, record_id, seq, deleted);
+CREATE INDEX IF NOT EXISTS oai_items_by_record ON oai_items (record_id, format);
 CREATE TABLE IF NOT EXISTS working_copy (
     record_id TEXT PRIMARY KEY, path TEXT NOT NULL, version INTEGER NOT NULL,
     stat TEXT NOT NULL, digest TEXT NOT NULL
@@ -96,6 +115,34 @@ _RECORD_COLUMNS = (
 
 _VERSION_COLUMNS = "record_id, version, xml, fulltext, digest, created, who, why, action, datestamp, seq"
 
+# Every page of a harvest asks (usually to hear of none), so the statement is built once.
+_VERSIONS_AS_OF = (
+    "SELECT {r}, {v} FROM records r JOIN versions v ON v.record_id = r.id AND v.version ="
+    " (SELECT max(w.version) FROM versions w WHERE w.record_id = r.id AND w.seq <= ?1) WHERE r.seq > ?1"
+).format(
+    r=", ".join(f"r.{c.strip()}" for c in _RECORD_COLUMNS.split(",")),
+    v=", ".join(f"v.{c.strip()}" for c in _VERSION_COLUMNS.split(",")),
+)
+_INSERT_ITEM = (
+    "INSERT INTO oai_items (format, datestamp, record_id, seq, deleted, item) VALUES (?, ?, ?, ?, ?, ?)"
+)
+# One keyset seek per page, on (datestamp, id) after the last key delivered; the first page starts
+# after (from, ''), which every record with datestamp >= from follows. The row-value bound must be
+# the only lower bound on datestamp, or SQLite scans from the window's start instead of seeking.
+_ITEMS_PAGE = (
+    "SELECT i.item, i.datestamp, i.record_id, i.deleted FROM oai_items i"
+    " WHERE i.format = :fmt AND (i.datestamp, i.record_id) > (:lds, :lid) AND i.datestamp <= :until"
+    " AND i.seq <= :bound ORDER BY i.datestamp, i.record_id LIMIT :n"
+)
+# The unary + keeps SQLite from carrying the page's datestamp range over to the items (it would
+# then look each member up by a range scan of the window instead of by its key: seconds a page).
+_SET_ITEMS_PAGE = (
+    "SELECT i.item, m.datestamp, m.record_id, i.deleted FROM memberships m JOIN oai_items i"
+    " ON i.format = :fmt AND i.datestamp = +m.datestamp AND i.record_id = m.record_id"
+    " WHERE m.set_spec = :set AND (m.datestamp, m.record_id) > (:lds, :lid) AND m.datestamp <= :until"
+    " AND i.seq <= :bound ORDER BY m.datestamp, m.record_id LIMIT :n"
+)
+
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
@@ -104,6 +151,12 @@ def _marks(n: int) -> str:
 def utc_now() -> str:
     """Now, as an OAI-PMH datestamp (UTC, to the second)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _after(after: tuple[str, str] | None, from_: str) -> dict[str, str]:
+    """The keyset bound of a page: after the last key delivered, or for the first page after (from, '')."""
+    lds, lid = after if after is not None and after[0] else (from_, "")
+    return {"lds": lds, "lid": lid}
 
 
 def _record(row: tuple) -> RecordState:
@@ -133,13 +186,71 @@ class SQLiteStore:
         self._write_lock = threading.Lock()
         self._known_sets: dict[str, str] | None = None
         conn = self._conn()
-        with conn:
-            conn.executescript(SCHEMA)
-            conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        conn.executescript(SCHEMA)
+        meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'counts')"))
+        if meta.get("schema_version") != str(SCHEMA_VERSION) or "counts" not in meta:
+            with self._write_lock:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._migrate(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        """Bring a new store, or one made by earlier code, up to ``SCHEMA_VERSION``.
+
+        ``SCHEMA`` creates what is missing; this derives what the new tables hold from the
+        records, in the caller's write transaction, which also makes a second process opening
+        the store meanwhile wait and then find it done. A store with no version at all is new
+        (or older than versions): deriving from its records is right either way.
+        """
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = int(row[0]) if row else 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store {self.path} has schema version {version}; this code knows up to {SCHEMA_VERSION}"
             )
-            if conn.execute("SELECT 1 FROM meta WHERE key = 'counts'").fetchone() is None:
-                self._rebuild_counts(conn)
+        if conn.execute("SELECT 1 FROM meta WHERE key = 'counts'").fetchone() is None:
+            self._rebuild_counts(conn)
+        if version < 2:
+            self._rebuild_items(conn)
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+        )
+
+    @staticmethod
+    def _rebuild_items(conn: sqlite3.Connection) -> None:
+        """Derive every record's OAI-PMH list items from its current version, renderings and sets.
+
+        Inserted as :meth:`commit` inserts a batch, by (format, datestamp, id) within each batch,
+        so that the rows of one format lie together on disk in key order. A deleted record gets a
+        deleted item in every format the store has renderings in, as it had when it was deleted.
+        """
+        conn.execute("DELETE FROM oai_items")
+        formats = [f for (f,) in conn.execute("SELECT DISTINCT format FROM renderings")]
+        records = conn.execute(
+            "SELECT r.id, r.datestamp, r.seq, r.deleted, v.xml,"
+            " (SELECT group_concat(s.set_spec, ' ') FROM memberships s WHERE s.record_id = r.id)"
+            " FROM records r JOIN versions v ON v.record_id = r.id AND v.version = r.version"
+            " ORDER BY r.datestamp, r.id"
+        )
+        while batch := records.fetchmany(5000):
+            rows = []
+            for rid, datestamp, seq, deleted, xml, specs in batch:
+                if deleted:
+                    metadata: dict[str, bytes | None] = dict.fromkeys([*formats, STORED_FORMAT])
+                else:
+                    renderings = dict(
+                        conn.execute("SELECT format, content FROM renderings WHERE record_id = ?", (rid,))
+                    )
+                    metadata = disseminations(bytes(xml), {f: bytes(c) for f, c in renderings.items()})
+                sets = specs.split(" ") if specs else []
+                for fmt, item in list_items(rid, datestamp, sets, metadata).items():
+                    rows.append((fmt, datestamp, rid, seq, deleted, item))
+            rows.sort()
+            conn.executemany(_INSERT_ITEM, rows)
 
     @staticmethod
     def _rebuild_counts(conn: sqlite3.Connection) -> None:
@@ -221,7 +332,7 @@ class SQLiteStore:
             ):
                 current[rid] = (version, created, datestamp)
         seq = conn.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
-        versions, records, renderings, members, states = [], [], [], [], []
+        versions, records, renderings, members, items, states = [], [], [], [], [], []
         counts: Counter[tuple[str, str]] = Counter()  # (set spec, datestamp) → change in records
         for c in changes:
             # ``seq``, the change sequence, orders every change ever made; OAI-PMH uses it
@@ -261,6 +372,8 @@ class SQLiteStore:
                     state.language, state.seq,
                 )
             )  # fmt: skip
+            old_sets: list[str] = []
+            old_formats: list[str] = []
             if version:
                 conn.execute("DELETE FROM renderings WHERE record_id = ?", (c.record_id,))
                 old_sets = [r[0] for r in conn.execute(
@@ -268,9 +381,26 @@ class SQLiteStore:
                 )]  # fmt: skip
                 for spec in ("", *old_sets):
                     counts[(spec, previous)] -= 1
-            for spec in ("", *(old_sets if deleted and version else c.sets)):
+                if deleted:
+                    old_formats = [r[0] for r in conn.execute(
+                        "SELECT format FROM oai_items WHERE record_id = ?", (c.record_id,)
+                    )]  # fmt: skip
+                conn.execute("DELETE FROM oai_items WHERE record_id = ?", (c.record_id,))
+            sets = old_sets if deleted else list(c.sets)
+            for spec in ("", *sets):
                 counts[(spec, datestamp)] += 1
             renderings += [(c.record_id, fmt, content) for fmt, content in c.renderings.items()]
+            # The list items carry the new datestamp, sets and state. A deleted record keeps an
+            # item in each format it was disseminated in: its deleted header, for ever.
+            metadata: dict[str, bytes | None] = (
+                dict.fromkeys(f for f in old_formats if f != HEADER)
+                if deleted
+                else dict(disseminations(c.xml, c.renderings))
+            )
+            items += [
+                (fmt, datestamp, c.record_id, seq, int(deleted), item)
+                for fmt, item in list_items(c.record_id, datestamp, sets, metadata).items()
+            ]
             if deleted:
                 # A deleted record keeps its set memberships: OAI-PMH serves its
                 # deleted header in the sets it belonged to, for ever.
@@ -286,6 +416,8 @@ class SQLiteStore:
         conn.executemany(f"INSERT OR REPLACE INTO records ({_RECORD_COLUMNS}) VALUES ({_marks(12)})", records)
         conn.executemany("INSERT INTO renderings (record_id, format, content) VALUES (?, ?, ?)", renderings)
         conn.executemany("INSERT INTO memberships (set_spec, datestamp, record_id) VALUES (?, ?, ?)", members)
+        items.sort()  # by (format, datestamp, id): a harvest of one format then reads adjacent rows
+        conn.executemany(_INSERT_ITEM, items)
         self._count(conn, counts)
         return states
 
@@ -511,56 +643,49 @@ class SQLiteStore:
         bound_seq: int,
         after: tuple[str, str] | None,
         limit: int,
-        fmt: str | None = None,
     ) -> list[PageRow]:
-        """One page of records unchanged since the harvest began (``seq <= bound_seq``).
-
-        Keyset paging in (datestamp, id) order, each page a seek in the (datestamp, id)
-        index: the rest of the datestamp the last page ended in, then the datestamps
-        after it. (SQLite does not seek on a row-value comparison mixed with other bounds
-        on the same column, and a scan from the start would make page cost grow with
-        depth.) The rendering in ``fmt`` and the set memberships come in the same query.
-        """
-        if fmt is None:
-            content = "NULL"
-        elif fmt == "mods":
-            content = "(SELECT v.xml FROM versions v WHERE v.record_id = r.id AND v.version = r.version)"
-        else:
-            content = "(SELECT x.content FROM renderings x WHERE x.record_id = r.id AND x.format = :fmt)"
+        """Records unchanged since ``bound_seq``, with their sets, keyset-paged as :meth:`list_items` is."""
         specs = "(SELECT group_concat(s.set_spec, ' ') FROM memberships s WHERE s.record_id = r.id)"
-        cols = f"r.id, r.datestamp, r.deleted, r.collection, {content}, {specs}"
+        cols = f"r.id, r.datestamp, r.deleted, r.collection, {specs}"
         if set_spec is None:
             source, ds, rid, extra = "records r", "r.datestamp", "r.id", ""
         else:
             source = "memberships m JOIN records r ON r.id = m.record_id"
             ds, rid, extra = "m.datestamp", "m.record_id", " AND m.set_spec = :set"
-        args = {"fmt": fmt, "set": set_spec, "from": from_, "until": until, "bound": bound_seq, "n": limit}
-        parts = []
-        if after is not None and after[0]:
-            args["lds"], args["lid"] = after
-            parts.append(
-                f"SELECT {cols} FROM {source} WHERE {ds} = :lds AND {rid} > :lid AND r.seq <= :bound{extra}"
-                f" ORDER BY {ds}, {rid} LIMIT :n"
-            )
-            low = f"{ds} > :lds"
-        else:
-            low = f"{ds} >= :from"
-        parts.append(
-            f"SELECT {cols} FROM {source} WHERE {low} AND {ds} <= :until AND r.seq <= :bound{extra}"
-            f" ORDER BY {ds}, {rid} LIMIT :n"
+        sql = (
+            f"SELECT {cols} FROM {source} WHERE ({ds}, {rid}) > (:lds, :lid) AND {ds} <= :until"
+            f" AND r.seq <= :bound{extra} ORDER BY {ds}, {rid} LIMIT :n"
         )
-        conn = self._conn()
-        rows: list[PageRow] = []
-        for sql in parts:
-            args["n"] = limit - len(rows)
-            for r in conn.execute(sql, args):
-                rows.append(
-                    PageRow(r[0], r[1], bool(r[2]), r[3], bytes(r[4]) if r[4] is not None else None,
-                            sorted(r[5].split(" ")) if r[5] else [])
-                )  # fmt: skip
-            if len(rows) >= limit:
-                break
-        return rows[:limit]
+        args = {"set": set_spec, "until": until, "bound": bound_seq, "n": limit, **_after(after, from_)}
+        return [
+            PageRow(r[0], r[1], bool(r[2]), r[3], sorted(r[4].split(" ")) if r[4] else [])
+            for r in self._conn().execute(sql, args)
+        ]
+
+    def list_items(
+        self,
+        *,
+        fmt: str,
+        set_spec: str | None,
+        from_: str,
+        until: str,
+        bound_seq: int,
+        after: tuple[str, str] | None,
+        limit: int,
+    ) -> list[ListItem]:
+        """Stored items of records unchanged since ``bound_seq``, in (datestamp, id) order.
+
+        One keyset seek in ``oai_items_by_key`` (or in the memberships' primary key for a set,
+        joined to the items by key), then a row per record: the page costs the same at any depth.
+        """
+        args = {"fmt": fmt, "set": set_spec, "until": until, "bound": bound_seq, "n": limit}
+        args.update(_after(after, from_))
+        return self._conn().execute(_ITEMS_PAGE if set_spec is None else _SET_ITEMS_PAGE, args).fetchall()
+
+    def get_item(self, record_id: str, fmt: str) -> ListItem | None:
+        sql = "SELECT item, datestamp, record_id, deleted FROM oai_items WHERE record_id = ? AND format = ?"
+        row = self._conn().execute(sql, (record_id, fmt)).fetchone()
+        return ListItem(*row) if row else None
 
     def list_count(self, *, set_spec: str | None, from_: str, until: str) -> int:
         """Records (deleted included) of a set with a datestamp in [from_, until].
@@ -596,33 +721,12 @@ class SQLiteStore:
         A harvest delivers these as they were when it began, so that an edit
         made during a harvest neither drops a record from it nor repeats one.
         """
-        rcols = ", ".join(f"r.{c.strip()}" for c in _RECORD_COLUMNS.split(","))
-        vcols = ", ".join(f"v.{c.strip()}" for c in _VERSION_COLUMNS.split(","))
-        sql = (
-            f"SELECT {rcols}, {vcols} FROM records r JOIN versions v ON v.record_id = r.id"
-            " AND v.version = (SELECT max(w.version) FROM versions w"
-            " WHERE w.record_id = r.id AND w.seq <= :b)"
-            " WHERE r.seq > :b"
-        )
-        n = len(_RECORD_COLUMNS.split(","))
+        n = _RECORD_COLUMNS.count(",") + 1
         out = []
-        for row in self._conn().execute(sql, {"b": bound_seq}):
+        for row in self._conn().execute(_VERSIONS_AS_OF, (bound_seq,)):
             old = row[n:]
             out.append((_record(row[:n]), Version(*old[:2], bytes(old[2]), *old[3:])))
         return out
-
-    def renderings_of(self, record_ids: list[str], fmt: str) -> dict[str, bytes]:
-        if not record_ids:
-            return {}
-        marks = ",".join("?" * len(record_ids))
-        if fmt == "mods":
-            sql = (
-                f"SELECT v.record_id, v.xml FROM records r JOIN versions v ON v.record_id = r.id"
-                f" AND v.version = r.version WHERE r.id IN ({marks})"
-            )
-            return {r[0]: bytes(r[1]) for r in self._conn().execute(sql, record_ids)}
-        sql = f"SELECT record_id, content FROM renderings WHERE format = ? AND record_id IN ({marks})"
-        return {r[0]: bytes(r[1]) for r in self._conn().execute(sql, (fmt, *record_ids))}
 
     def set_names(self) -> dict[str, str]:
         return dict(self._conn().execute("SELECT spec, name FROM sets ORDER BY spec"))
