@@ -8,6 +8,8 @@ meantime is never silently undone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Response, abort, flash, redirect, request, url_for
 from flask_babel import gettext as _
 
@@ -93,59 +95,68 @@ def _change_refused(record_id: str, exc: Exception, status: int) -> Response:
     return message(_("Not done"), str(exc), status, history=link)
 
 
-@bp.post("/records/<record_id>/revert")
-def revert(record_id: str) -> Response:
-    """Bring back an old version as the newest one."""
+def _change(
+    record_id: str,
+    action: str,
+    make: Callable[[str, int, str], RecordState],
+    done: Callable[[int], str],
+    *,
+    back_to: str = "editing.history",
+    detail: dict | None = None,
+    complete: bool = True,
+) -> Response:
+    """What every history form does: a cataloger, the version the page showed, a reason, one change.
+
+    ``make(who, expected_version, why)`` makes the change; ``done(new_version)`` says so.
+    """
     user = require("cataloger")
     _state(record_id)
-    target, expected = form_int("target"), form_int("version")
-    why = reason()
-    if target is None or expected is None:
+    expected, why = form_int("version"), reason()
+    if expected is None or not complete:
         abort(400, description="the form names no version")
     if not why:
         return reason_missing()
     try:
-        new = repo().restore(record_id, target, expected, who=user.name, why=why)
+        new = make(user.name, expected, why)
     except (StaleVersion, Invalid, StoreError) as exc:
         return _change_refused(record_id, exc, 409)
-    audit_records("record-revert", [(record_id, new.version)], reason=why, detail={"restored": target})
-    flash(_("Version %(t)d is back, as version %(v)d.", t=target, v=new.version))
-    return redirect(url_for("editing.history", record_id=record_id), 303)
+    audit_records(action, [(record_id, new.version)], reason=why, detail=detail)
+    flash(done(new.version))
+    return redirect(url_for(back_to, record_id=record_id), 303)
+
+
+@bp.post("/records/<record_id>/revert")
+def revert(record_id: str) -> Response:
+    """Bring back an old version as the newest one."""
+    target = form_int("target")
+    return _change(
+        record_id,
+        "record-revert",
+        lambda who, expected, why: repo().restore(record_id, target, expected, who=who, why=why),
+        lambda v: _("Version %(t)d is back, as version %(v)d.", t=target, v=v),
+        detail={"restored": target},
+        complete=target is not None,
+    )
 
 
 @bp.post("/records/<record_id>/delete")
 def delete(record_id: str) -> Response:
     """Tombstone a record: harvesters are told it is deleted; it can be restored."""
-    user = require("cataloger")
-    _state(record_id)
-    expected, why = form_int("version"), reason()
-    if expected is None:
-        abort(400, description="the form names no version")
-    if not why:
-        return reason_missing()
-    try:
-        new = repo().delete(record_id, expected, who=user.name, why=why)
-    except (StaleVersion, StoreError) as exc:
-        return _change_refused(record_id, exc, 409)
-    audit_records("record-delete", [(record_id, new.version)], reason=why)
-    flash(_("Record %(id)s deleted (version %(v)d). It can be restored here.", id=record_id, v=new.version))
-    return redirect(url_for("editing.history", record_id=record_id), 303)
+    return _change(
+        record_id,
+        "record-delete",
+        lambda who, expected, why: repo().delete(record_id, expected, who=who, why=why),
+        lambda v: _("Record %(id)s deleted (version %(v)d). It can be restored here.", id=record_id, v=v),
+    )
 
 
 @bp.post("/records/<record_id>/restore")
 def restore(record_id: str) -> Response:
     """Bring a deleted record back as it was before deletion."""
-    user = require("cataloger")
-    _state(record_id)
-    expected, why = form_int("version"), reason()
-    if expected is None:
-        abort(400, description="the form names no version")
-    if not why:
-        return reason_missing()
-    try:
-        new = repo().restore(record_id, None, expected, who=user.name, why=why)
-    except (StaleVersion, Invalid, StoreError) as exc:
-        return _change_refused(record_id, exc, 409)
-    audit_records("record-restore", [(record_id, new.version)], reason=why)
-    flash(_("Record %(id)s restored (version %(v)d).", id=record_id, v=new.version))
-    return redirect(url_for("catalogue.record", record_id=record_id), 303)
+    return _change(
+        record_id,
+        "record-restore",
+        lambda who, expected, why: repo().restore(record_id, None, expected, who=who, why=why),
+        lambda v: _("Record %(id)s restored (version %(v)d).", id=record_id, v=v),
+        back_to="catalogue.record",
+    )
