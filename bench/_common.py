@@ -11,10 +11,12 @@ work on the machine took the CPU (CPU time well below wall time).
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import platform
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -218,3 +220,53 @@ def check_snapshot(code_dir: Path | None) -> None:
 
     if code_dir is not None and not Path(repository.__file__).resolve().is_relative_to(code_dir.resolve()):
         raise RuntimeError(f"repository imported from {repository.__file__}, not the snapshot {code_dir}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerChild:
+    """A benchmark's server: its own script re-run as a WSGI server in a child process.
+
+    Apart from the client, so that what the server costs (memory, CPU) is measured on its own.
+    ``args`` are the script and its server-mode arguments (``--port`` is added); the server is up
+    once ``GET probe`` answers 200, and a server that exits or does not come up in ``timeout``
+    seconds is an error that names its log.
+    """
+
+    def __init__(self, args: list[str], log: Path, probe: str, *, timeout: float = 120):
+        self.port = free_port()
+        self.log = log.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, *args, "--port", str(self.port)],
+            cwd=ROOT,
+            env=child_env(),
+            stdout=self.log,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+                conn.request("GET", probe)
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server did not start; see {log}")
+            time.sleep(0.1)
+
+    def stop(self, wait: float = 15) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()

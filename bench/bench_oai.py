@@ -50,10 +50,8 @@ import os
 import pstats
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -74,7 +72,14 @@ SNAPSHOT_ENV = "BENCH_OAI_CODE"
 CODE_DIR = code_snapshot(SNAPSHOT_ENV, "bench-oai-code-", __name__ == "__main__")
 import _database  # noqa: E402
 import oai_load  # noqa: E402
-from _common import OUT, ROOT, child_env, code_fingerprint, command_line, environment, table  # noqa: E402
+from _common import (  # noqa: E402
+    OUT,
+    ServerChild,
+    code_fingerprint,
+    command_line,
+    environment,
+    table,
+)
 from lxml import etree  # noqa: E402
 
 from repository.config import instance_secret  # noqa: E402
@@ -228,12 +233,6 @@ def items_floor(db: Path) -> Harvest:
 # --------------------------------------------------------------------------- over HTTP
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve(instance: Path, port: int) -> None:
     """The child process: ``create_app`` over the instance under waitress, as production would run it.
 
@@ -266,7 +265,7 @@ CODE = fingerprint(CODE_DIR / "repository") if CODE_DIR else code_fingerprint()
 CODE_CHANGES: list[str] = []  # fingerprints the live repository/ took on during the run
 
 
-class Server:
+class Server(ServerChild):
     """A waitress child serving one instance; its peak RSS read from ``/proc`` (VmHWM)."""
 
     def __init__(self, instance: Path, log: Path):
@@ -275,28 +274,7 @@ class Server:
             CODE_CHANGES.append(now)
             where = "servers still run the snapshot" if CODE_DIR else "servers run the NEW code"
             print(f"  note: the live repository/ changed during the run ({CODE} → {now}); {where}")
-        self.port = free_port()
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--serve", str(instance), "--port", str(self.port)],
-            cwd=ROOT,
-            env=child_env(),
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                conn.request("GET", "/oai?verb=Identify")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start; see {log}")
-            time.sleep(0.1)
+        super().__init__([str(SCRIPT), "--serve", str(instance)], log, "/oai?verb=Identify", timeout=60)
 
     @property
     def url(self) -> str:
@@ -335,15 +313,6 @@ class Server:
             stop.set()
             t.join()
             peak[0] = max(peak[0], self.status_mb("RssAnon"))
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
 
 
 @contextmanager

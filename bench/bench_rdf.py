@@ -44,7 +44,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -65,8 +64,7 @@ CODE_DIR = code_snapshot(SNAPSHOT_ENV, "bench-rdf-code-", __name__ == "__main__"
 import oai_load  # noqa: E402
 from _common import (  # noqa: E402
     OUT,
-    ROOT,
-    child_env,
+    ServerChild,
     code_fingerprint,
     command_line,
     dir_size,
@@ -577,12 +575,6 @@ def child_serve(instance: Path, port: int) -> None:
 # --------------------------------------------------------------------------- the HTTP endpoint
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Server:
     """A waitress child serving the instance; its pid, for ``/proc`` figures of it and its SPARQL workers."""
@@ -601,46 +593,12 @@ class Server:
 
 @contextmanager
 def server(instance: Path, log: Path) -> Iterator[Server]:
-    port = free_port()
-    with log.open("ab") as fh:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(SCRIPT),
-                "--child",
-                "serve",
-                "--instance",
-                str(instance),
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT,
-            env=child_env(),
-            stdout=fh,
-            stderr=fh,
-        )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                    conn.request("GET", "/sparql")  # the query page: the app is up, no query run yet
-                    if conn.getresponse().status == 200:
-                        conn.close()
-                        break
-                except OSError:
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start; see {log}")
-                time.sleep(0.1)
-            yield Server(proc, port)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    # the probe is the query page: the app is up, no query run yet
+    child = ServerChild([str(SCRIPT), "--child", "serve", "--instance", str(instance)], log, "/sparql")
+    try:
+        yield Server(child.proc, child.port)
+    finally:
+        child.stop()
 
 
 def sparql_get(conn: http.client.HTTPConnection, query: str) -> int:

@@ -41,7 +41,6 @@ import http.client
 import json
 import random
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
@@ -49,8 +48,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, ROOT, child_env, code_fingerprint, command_line, environment, loadavg, table  # noqa: E402
-from bench_oai import free_port  # noqa: E402
+from _common import OUT, ServerChild, code_fingerprint, command_line, environment, loadavg, table  # noqa: E402
 from bench_search import _percentiles  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
@@ -85,42 +83,9 @@ def serve(instance: Path, port: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=THREADS)
 
 
-class Server:
-    """The waitress child; started and stopped by the benchmark."""
-
-    def __init__(self, instance: Path, log: Path):
-        self.port = free_port()
-        self.log = log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SCRIPT), "--serve", str(instance), "--port", str(self.port)],
-            cwd=ROOT,
-            env=child_env(),
-            stdout=self.log,
-            stderr=self.log,
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-                conn.request("GET", "/robots.txt")
-                if conn.getresponse().status == 200:
-                    conn.close()
-                    return
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"the server did not start; see {log}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def start_server(instance: Path, log: Path) -> ServerChild:
+    """The waitress child (this script's ``--serve`` mode), up once it answers."""
+    return ServerChild([str(SCRIPT), "--serve", str(instance)], log, "/robots.txt")
 
 
 def record_paths(instance: Path, k: int, seed: int) -> list[str]:
@@ -181,7 +146,7 @@ def run_size(n: int, args: argparse.Namespace) -> dict:
     cases = [(label, [path]) for label, path in SEARCHES]
     cases.append(("record page (random records)", record_paths(instance, args.records, args.seed)))
     rows: dict[str, dict] = {}
-    server = Server(instance, OUT / f"web-{n}.log")
+    server = start_server(instance, OUT / f"web-{n}.log")
     try:
         for label, paths in cases:
             load(server.port, paths[:20], 1, args.warmup)
