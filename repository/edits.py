@@ -21,6 +21,9 @@ from .service import Deleted, Prepared, Repository
 from .store import NotFound, RecordState, StaleVersion
 from .validation import Invalid, Problem
 
+#: The longest reason a version may carry (the history shows it in full).
+MAX_REASON_CHARS = 2000
+
 #: "Keep the stored full text" (``None`` would remove it).
 KEEP: Any = object()
 
@@ -47,6 +50,11 @@ def parse(xml: bytes, source: str) -> etree._ElementTree:
         return xmlio.parse(xml, source)
     except xmlio.XMLInputError as exc:
         raise Invalid([Problem(exc.message, exc.line, None, "xml", source)]) from None
+
+
+def one_line(reason: str | None) -> str:
+    """A reason as a version stores it: one line, no control characters, single spaces."""
+    return " ".join((reason or "").split())
 
 
 def xml_text(xml: bytes) -> str:

@@ -43,7 +43,6 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 XML_TYPES = ("application/mods+xml", "application/xml", "text/xml")
 JSON_TYPE = "application/json"
-MAX_REASON_CHARS = 2000
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 
 #: ``since`` as a date: YYYY-MM-DD, or a date and time (UTC when no offset is given).
@@ -220,13 +219,13 @@ def _reason(body_why: str | None, default: str | None) -> str:
     why = body_why if body_why is not None else _text_header("X-Reason")
     if why is None:
         why = request.args.get("reason")
-    why = " ".join((why or "").split())  # no control characters or line breaks in a version note
+    why = edits.one_line(why)
     if not why:
         if default is None:
             raise ApiError(400, "a reason is required: send it as X-Reason (or 'why' in a JSON body)")
         return default
-    if len(why) > MAX_REASON_CHARS:
-        raise ApiError(400, f"the reason is longer than {MAX_REASON_CHARS} characters")
+    if len(why) > edits.MAX_REASON_CHARS:
+        raise ApiError(400, f"the reason is longer than {edits.MAX_REASON_CHARS} characters")
     return why
 
 

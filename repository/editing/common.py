@@ -6,9 +6,8 @@ from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
+from ..edits import MAX_REASON_CHARS, one_line
 from ..service import Repository
-
-MAX_REASON_CHARS = 2000
 
 
 def repo() -> Repository:
@@ -27,7 +26,7 @@ def form_int(name: str) -> int | None:
 
 def reason(default: str | None = None) -> str | None:
     """The reason given with a change, on one line; None when it is required and missing."""
-    why = " ".join(request.form.get("why", "").split())[:MAX_REASON_CHARS]
+    why = one_line(request.form.get("why"))[:MAX_REASON_CHARS]
     return why or default
 
 

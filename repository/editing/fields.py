@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from .. import collections
+from ..edits import one_line
 from ..mods import MODS_NS, Article, Host, Title, build_mods, m, read_article
 
 #: Roles the form offers (MARC relator codes), in the order a cataloger needs them.
@@ -83,11 +84,6 @@ class Fields:
         )
 
 
-def _clean(value: str) -> str:
-    """One line of form text: no surrounding space, inner runs of space as one."""
-    return " ".join(value.split())
-
-
 def read_fields(root: etree._Element) -> Fields:
     """The form's values for a record."""
     a = read_article(root)
@@ -117,29 +113,28 @@ def apply_fields(root: etree._Element, base: Fields, new: Fields) -> list[str]:
     Returns the names of the fields written.
     """
     changed = []
-    if new.identifier != base.identifier and _clean(new.identifier):
-        _set_identifier(root, base.identifier, _clean(new.identifier))
+    if new.identifier != base.identifier and one_line(new.identifier):
+        _set_identifier(root, base.identifier, one_line(new.identifier))
         changed.append("identifier")
     if new.collection != base.collection and collections.get(new.collection):
         _set_collection(root, new.collection)
         changed.append("collection")
     if (new.title, new.subtitle) != (base.title, base.subtitle):
-        _set_title(root, _clean(new.title), _clean(new.subtitle))
+        _set_title(root, one_line(new.title), one_line(new.subtitle))
         changed.append("title")
     if new.names != base.names:
-        _set_names(root, [(_clean(n), r, t) for n, r, t in new.names if _clean(n)])
+        _set_names(root, [(one_line(n), r, t) for n, r, t in new.names if one_line(n)])
         changed.append("names")
     if new.date != base.date:
-        _set_date(root, _clean(new.date))
-        _sync_host_date(root, base.date, _clean(new.date))
+        _set_date(root, one_line(new.date))
+        _sync_host_date(root, base.date, one_line(new.date))
         changed.append("date")
     if new.newspaper != base.newspaper or new.page != base.page:
-        _set_host(root, _clean(new.newspaper), _clean(new.page), _clean(new.date))
+        _set_host(root, one_line(new.newspaper), one_line(new.page), one_line(new.date))
         changed.append("newspaper")
     if new.subjects != base.subjects or new.places != base.places:
-        _set_subjects(
-            root, [_clean(s) for s in new.subjects if _clean(s)], [_clean(p) for p in new.places if _clean(p)]
-        )
+        topics = [one_line(s) for s in new.subjects if one_line(s)]
+        _set_subjects(root, topics, [one_line(p) for p in new.places if one_line(p)])
         changed.append("subjects")
     if new.abstract != base.abstract:
         _set_simple(root, "abstract", new.abstract.strip(), after=("subject", "note", "language"))
