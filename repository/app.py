@@ -19,6 +19,7 @@ from .editing import bp as editing_bp
 from .linkeddata import bp as linkeddata_bp
 from .oai import bp as oai_bp
 from .service import Repository
+from .serving import init_app as init_serving
 from .web import bp as catalogue_bp
 from .web import i18n
 from .workingcopy import WorkingCopy
@@ -43,6 +44,7 @@ def create_app(
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = 8 * 1024 * 1024
     app.extensions["repository"] = repo
+    init_serving(app)  # first: the request id and timing wrap everything else
     i18n.init_app(app, repo.instance)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(oai_bp)
@@ -82,7 +84,7 @@ def _follow(app: Flask, repo: Repository, name: str, opener) -> None:  # noqa: A
 def _graph_store(repo: Repository):  # noqa: ANN202 - imported lazily: pyoxigraph loads a native store
     from .linkeddata.graph import GraphStore
 
-    return GraphStore(repo)
+    return GraphStore.claim(repo)
 
 
 def _search_index(repo: Repository):  # noqa: ANN202 - imported lazily: tantivy loads a native index

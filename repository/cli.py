@@ -366,9 +366,40 @@ def rdf_sync(ctx: click.Context) -> None:
 @rdf.command("rebuild")
 @click.pass_context
 def rdf_rebuild(ctx: click.Context) -> None:
-    """Recreate the graph store from the records, from scratch."""
+    """Recreate the graph store from the records, from scratch (and the replicas from it)."""
     graph = _graph(ctx)
     click.echo(f"{graph.rebuild()} records loaded; {len(graph):,} quads")
+    _copy_replicas(graph, [p for p in graph.path.parent.glob("graph-*") if p.is_dir()])
+
+
+@rdf.command("replicas")
+@click.argument("count", type=click.IntRange(1, 64))
+@click.pass_context
+def rdf_replicas(ctx: click.Context, count: int) -> None:
+    """Bring the graph up to date and copy it into COUNT-1 replicas, one per further server worker."""
+    from .linkeddata.graph import replica_path
+
+    graph = _graph(ctx)
+    applied = graph.catch_up()
+    click.echo(f"graph: {applied} records applied; {len(graph):,} quads", err=True)
+    _copy_replicas(graph, [replica_path(graph.repo.instance, n) for n in range(2, count + 1)])
+
+
+def _copy_replicas(graph, paths: list[Path]) -> None:  # noqa: ANN001 - a GraphStore
+    from .linkeddata.graph import GraphStore, GraphUnavailable
+
+    held = []
+    for path in sorted(paths):
+        if (path / "oxigraph").exists():
+            try:  # held by a running server: leave it, it follows the records by itself
+                GraphStore(graph.repo, path).close()
+            except GraphUnavailable:
+                held.append(path.name)
+                continue
+        graph.copy_to(path)
+        click.echo(f"{path.name}: copied", err=True)
+    if held:
+        click.echo(f"not replaced (a server holds them): {', '.join(held)}", err=True)
 
 
 @rdf.command("push")
@@ -428,26 +459,45 @@ def _search_index(ctx: click.Context):  # noqa: ANN202 - imported lazily: tantiv
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--host", envvar="REPOSITORY_HOST", default="127.0.0.1", show_default=True)
+@click.option("--port", envvar="REPOSITORY_PORT", default=5000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    envvar="REPOSITORY_WORKERS",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="server processes (gunicorn workers) over the one store",
+)
+@click.option("--threads", envvar="REPOSITORY_THREADS", default=8, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--timeout",
+    envvar="REPOSITORY_WORKER_TIMEOUT",
+    default=60,
+    show_default=True,
+    type=click.IntRange(5),
+    help="seconds a worker may be silent before gunicorn replaces it",
+)
 @click.option(
     "--records",
+    envvar="REPOSITORY_RECORDS",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="the working copy to keep current: every change saved in the browser or API is written there",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, threads: int, records: Path | None) -> None:
-    """Serve the pages, OAI-PMH, the linked data and SPARQL over HTTP."""
-    from waitress import serve as waitress_serve
+def serve(
+    ctx: click.Context, host: str, port: int, workers: int, threads: int, timeout: int, records: Path | None
+) -> None:
+    """Serve the pages, OAI-PMH, the linked data and SPARQL over HTTP (gunicorn)."""
+    from .serving import run
 
-    from .app import create_app
-
-    repo = _repo(ctx)
-    app = create_app(repo, records=records)
-    click.echo(f"serving {repo.instance} on http://{host}:{port}/", err=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="dalian-repository")
+    repo = _repo(ctx)  # opened here to report a missing schema or an unreachable store at once
+    instance = repo.instance
+    click.echo(f"serving {instance} on http://{host}:{port}/ with {workers} worker(s)", err=True)
+    repo.close()
+    ctx.obj.pop("repo")
+    run(instance, host=host, port=port, workers=workers, threads=threads, records=records, timeout=timeout)
 
 
 # ---------------------------------------------------------------------- accounts

@@ -37,6 +37,8 @@ class Settings:
     sparql_timeout: float = 10.0
     sparql_rows: int = 10_000
     sparql_concurrency: int = 2
+    #: Graph replicas a server may keep, one per process holding the graph (a gunicorn worker).
+    graph_replicas: int = 16
 
     @classmethod
     def from_env(cls, base_url: str | None = None) -> Settings:
@@ -51,6 +53,7 @@ class Settings:
             sparql_timeout=float(os.environ.get("REPOSITORY_SPARQL_TIMEOUT", cls.sparql_timeout)),
             sparql_rows=_int("REPOSITORY_SPARQL_ROWS", cls.sparql_rows),
             sparql_concurrency=_int("REPOSITORY_SPARQL_CONCURRENCY", cls.sparql_concurrency),
+            graph_replicas=_int("REPOSITORY_GRAPH_REPLICAS", cls.graph_replicas),
         )
 
 

@@ -8,18 +8,33 @@ commit) and asks the record store for what changed after it: after every commit
 a save at once), when it is opened, and on demand. Applying a change twice is
 harmless, so a crash between the two stores loses nothing: the next catch-up
 replays what was missed.
+
+Several server processes (gunicorn workers) may follow one derived store. A file lock
+beside it (``follow.lock``) lets one of them apply changes at a time; the others either
+wait a bounded time (after their own save, so that its author sees it at once) or, on a
+read, go on with what is there: whoever holds the lock applies every change up to the
+newest before it lets go.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from .store import Changed, RecordState
 
 BATCH = 500
+#: How long a save waits for another process that is applying changes before it leaves its own
+#: change to that process (which reads changes until there are none left).
+LISTEN_WAIT = 5.0
+#: How long a read waits for a catch-up under way before it answers from what is there.
+READ_WAIT = 2.0
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +47,8 @@ class Follower:
         self.path.mkdir(parents=True, exist_ok=True)
         self._seq_file = self.path / "synced-seq"
         self._lock = threading.RLock()
+        self._held = 0  # depth of exclusive() in this process: the file lock is taken once
+        self._lock_file: int | None = None
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ to implement
@@ -61,8 +78,45 @@ class Follower:
             os.fsync(fh.fileno())
         os.replace(tmp, self._seq_file)
 
-    def catch_up(self, batch_size: int = BATCH) -> int:
+    class Busy(Exception):
+        """Another process is applying changes to this derived store."""
+
+    @contextlib.contextmanager
+    def exclusive(self, wait: float | None = None) -> Iterator[None]:
+        """Hold the derived store against every other thread and process.
+
+        ``wait`` bounds the wait for another process in seconds (None: as long as it takes);
+        past it :class:`Follower.Busy` is raised. Reentrant within a thread.
+        """
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise Follower.Busy(f"{self.path} is being brought up to date by another thread")
+        try:
+            if self._held == 0:
+                fd = os.open(self.path / "follow.lock", os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    _flock(fd, wait, self.path)
+                except BaseException:
+                    os.close(fd)
+                    raise
+                self._lock_file = fd
+            self._held += 1
+            try:
+                yield
+            finally:
+                self._held -= 1
+                if self._held == 0 and self._lock_file is not None:
+                    os.close(self._lock_file)  # closing the descriptor releases the lock
+                    self._lock_file = None
+        finally:
+            self._lock.release()
+
+    def catch_up(self, batch_size: int = BATCH, *, wait: float | None = None) -> int:
         """Apply every change since the last one applied; returns how many records changed."""
+        with self.exclusive(wait):
+            return self._catch_up(batch_size)
+
+    def _catch_up(self, batch_size: int = BATCH) -> int:
+        """:meth:`catch_up` with the store held (a subclass wraps its writer around this)."""
         done = 0
         with self._lock:
             seq = self.synced_seq()
@@ -79,10 +133,15 @@ class Follower:
         """How many changes the store has that this one has not applied (0 when current)."""
         return max(0, self.repo.store.max_seq() - self.synced_seq())
 
-    def ensure_current(self) -> None:
-        """Catch up if anything (another process: an import, a sync) committed since."""
+    def ensure_current(self, wait: float | None = READ_WAIT) -> None:
+        """Catch up if anything (another process: an import, a sync) committed since.
+
+        A catch-up another thread or process is running is left to it after ``wait`` seconds
+        (None: no limit): it applies what this one would have.
+        """
         if self.behind():
-            self.catch_up()
+            with contextlib.suppress(Follower.Busy):
+                self.catch_up(wait=wait)
 
     def follow_in_background(self) -> None:
         """Start a catch-up in a thread unless one runs: a large backlog must not hold up a request."""
@@ -94,9 +153,9 @@ class Follower:
             )
             self._thread.start()
 
-    def _quietly(self) -> None:
+    def _quietly(self, wait: float | None = None) -> None:
         try:
-            self.ensure_current()
+            self.ensure_current(wait)
         except Exception:  # a derived store must never take the records down with it
             log.exception("%s could not catch up; the next change or restart retries", type(self).__name__)
 
@@ -106,11 +165,26 @@ class Follower:
         The commit itself has succeeded when this runs; a failure here is logged and
         repaired by the next catch-up rather than reported as a failed save.
         """
-        self._quietly()
+        self._quietly(LISTEN_WAIT)
 
     def rebuild(self) -> int:
         """Recreate the derived store from the records, from scratch."""
-        with self._lock:
+        with self.exclusive():
             self.clear()
             self._set_synced(0)
-        return self.catch_up()
+            return self.catch_up()
+
+
+def _flock(fd: int, wait: float | None, path: Path) -> None:
+    if wait is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise Follower.Busy(f"{path} is being brought up to date by another process") from None
+            time.sleep(0.02)

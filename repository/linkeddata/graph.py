@@ -10,11 +10,19 @@ It follows the record store by change sequence number (:mod:`repository.derived`
 loads each record's RDF as the save path rendered and stored it (``RENDERERS["rdf"]``),
 never mapping MODS again; only a record stored before that renderer existed is rendered
 here. ``repository rdf rebuild`` recreates it from the records with Oxigraph's bulk loader.
+
+Only one process can hold an Oxigraph store, so each server process keeps a replica of its
+own: ``graph`` for the first, ``graph-2``, ``graph-3``… for the others (gunicorn workers).
+A process takes the first replica no other process holds (:meth:`GraphStore.claim`), and
+every replica follows the records by itself. ``repository rdf replicas N`` brings the first
+up to date and copies it into the others with Oxigraph's backup (hard links, so cheap),
+which ``repository serve --workers N`` runs before it starts the workers.
 """
 
 from __future__ import annotations
 
 import http.client
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
@@ -35,7 +43,36 @@ class GraphUnavailable(RuntimeError):
     """The graph store cannot be opened (most often: another process has it open)."""
 
 
+def replica_path(instance: Path, n: int) -> Path:
+    """Where the ``n``-th graph replica (counted from 1) of an instance lives."""
+    return Path(instance) / ("graph" if n == 1 else f"graph-{n}")
+
+
 class GraphStore(Follower):
+    @classmethod
+    def claim(cls, repo: Repository, replicas: int | None = None) -> GraphStore:
+        """The first of the instance's graph replicas that no other process holds."""
+        count = replicas or repo.settings.graph_replicas
+        for n in range(1, count + 1):
+            try:
+                return cls(repo, replica_path(repo.instance, n))
+            except GraphUnavailable:
+                continue
+        raise GraphUnavailable(
+            f"all {count} graph replicas of {repo.instance} are held by other processes"
+            " (REPOSITORY_GRAPH_REPLICAS sets how many there may be)"
+        )
+
+    def copy_to(self, path: Path) -> None:
+        """Make ``path`` a replica of this graph as it is now (replacing what is there)."""
+        with self.exclusive():
+            self.store.flush()
+            if path.exists():
+                shutil.rmtree(path)
+            path.mkdir(parents=True)
+            self.store.backup(str(path / "oxigraph"))
+            (path / "synced-seq").write_text(str(self.synced_seq()))
+
     def __init__(self, repo: Repository, path: Path | None = None):
         super().__init__(repo, Path(path or repo.instance / "graph"))
         try:
@@ -75,7 +112,7 @@ class GraphStore(Follower):
         whatever is committed meanwhile (and may or may not be in what it read) is applied
         again afterwards by :meth:`catch_up`, which replaces the record's graph.
         """
-        with self._lock:
+        with self.exclusive():
             self.clear()
             self._set_synced(0)
             self.start()
@@ -92,7 +129,7 @@ class GraphStore(Follower):
             self.store.bulk_extend(quads())
             self.store.flush()
             self._set_synced(bound)
-        return done + self.catch_up()
+            return done + self.catch_up()
 
     def _renderings(self, batch: list[Changed]) -> Iterator[tuple[Changed, bytes | None]]:
         """Each change with its stored RDF/XML (None for a deletion)."""

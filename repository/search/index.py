@@ -116,14 +116,16 @@ class SearchIndex(Follower):
         super().__init__(repo, Path(path or repo.instance / "search"))
         folder = self.path / "tantivy"
         layout = self.path / "layout"
-        if folder.exists() and (not layout.exists() or layout.read_text() != LAYOUT):
-            shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
-            self._set_synced(0)
-        folder.mkdir(exist_ok=True)
-        layout.write_text(LAYOUT)
         self.schema = _schema()
-        exists = tantivy.Index.exists(str(folder))
-        self.index = tantivy.Index(self.schema, path=str(folder), reuse=exists)
+        with self.exclusive():  # server workers starting together: one makes or replaces the index
+            if folder.exists() and (not layout.exists() or layout.read_text() != LAYOUT):
+                shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
+                self._set_synced(0)
+            folder.mkdir(exist_ok=True)
+            layout.write_text(LAYOUT)
+            exists = tantivy.Index.exists(str(folder))
+            self.index = tantivy.Index(self.schema, path=str(folder), reuse=exists)
+        self._seen = self.synced_seq()
         self.index.register_tokenizer(
             "bigrams", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
         )
@@ -144,16 +146,17 @@ class SearchIndex(Follower):
                 f"the search index {self.path} is being written elsewhere: {exc}"
             ) from None
 
-    def catch_up(self, batch_size: int | None = None) -> int:
+    def _catch_up(self, batch_size: int | None = None) -> int:
         with self._lock:
             bulk = self.behind() > BULK_BATCH
             self._writer = self._open_writer(BULK_HEAP if bulk else WRITER_HEAP)
             try:
-                return super().catch_up(batch_size or (BULK_BATCH if bulk else 2000))
+                return super()._catch_up(batch_size or (BULK_BATCH if bulk else 2000))
             finally:
                 writer, self._writer = self._writer, None
                 writer.wait_merging_threads()
                 self.index.reload()
+                self._seen = self.synced_seq()
 
     def apply(self, batch: list[Changed]) -> None:
         writer = self._writer
@@ -259,6 +262,19 @@ class SearchIndex(Follower):
         if len(clauses) == 1:
             return clauses[0][1], words
         return tantivy.Query.boolean_query(clauses), words
+
+    def refresh(self) -> None:
+        """See what other processes (server workers, an import) have committed to the index.
+
+        A catch-up records its sequence number after its commit, so a changed number means
+        a new commit to load; and changes nobody has applied yet are applied in the background.
+        """
+        seq = self.synced_seq()
+        if seq != self._seen:
+            self.index.reload()
+            self._seen = seq
+        if self.behind():
+            self.follow_in_background()
 
     def search(self, request: SearchRequest, *, facets: bool = True) -> SearchResult:
         query, words = self.query(request)

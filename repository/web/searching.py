@@ -27,6 +27,7 @@ def search_index():  # noqa: ANN201 - the SearchIndex, opened by the app factory
     index = current_app.extensions.get("search")
     if index is None:
         abort(503, description="the search index is not available in this process")
+    index.refresh()
     return index
 
 
