@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import create_once
+
 DEFAULT_BASE_URL = "http://127.0.0.1:5000"
 
 
@@ -59,21 +61,4 @@ class Settings:
 
 def instance_secret(instance: Path) -> bytes:
     """The instance's signing key, made once and kept, so tokens survive a restart."""
-    path = Path(instance) / "secret.key"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        key = secrets.token_bytes(32)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key)
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)  # first writer wins if two processes start at once
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-        return path.read_bytes()
+    return create_once(Path(instance) / "secret.key", secrets.token_bytes(32), mode=0o600)

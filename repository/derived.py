@@ -27,6 +27,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from .files import write_atomic
 from .store import Changed, RecordState
 
 BATCH = 500
@@ -71,12 +72,7 @@ class Follower:
             return 0
 
     def _set_synced(self, seq: int) -> None:
-        tmp = self._seq_file.with_suffix(".tmp")
-        with open(tmp, "w") as fh:
-            fh.write(str(seq))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self._seq_file)
+        write_atomic(self._seq_file, str(seq).encode())
 
     class Busy(Exception):
         """Another process is applying changes to this derived store."""

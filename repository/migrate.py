@@ -248,21 +248,45 @@ def migrate(source: Store, target: Store, *, log: Callable[[str], None] = lambda
 
 def _verify(dst: _Tables, report: Report, log: Callable[[str], None]) -> None:
     """Read the target back: row counts, a digest of each table, and every version against its digest."""
+    found, report.bad_digests = _digests(dst, [t.name for t in report.tables])
+    for entry in report.tables:
+        entry.target_rows, entry.target_sha256 = found[entry.name]
+        log(f"verified {entry.name}: {entry.target_rows} rows, {'same' if entry.ok else 'DIFFERENT'}")
+
+
+def table_digests(store: Store) -> tuple[dict[str, tuple[int, str]], list[tuple[str, int]]]:
+    """Each table's row count and SHA-256 as a migration computes them, and the versions whose
+    bytes do not match the digest they were saved with (record id, version)."""
+    tables = _tables(store)
+    try:
+        return _digests(tables, COPIED)
+    finally:
+        tables.close()
+
+
+def _digests(store: _Tables, names: list[str]) -> tuple[dict[str, tuple[int, str]], list[tuple[str, int]]]:
     columns = TABLES["versions"][0]
     at = {name: columns.index(name) for name in ("record_id", "version", "xml", "fulltext", "digest")}
-    dst.begin_snapshot()
+    found: dict[str, tuple[int, str]] = {}
+    bad: list[tuple[str, int]] = []
+    store.begin_snapshot()
     try:
-        for entry in report.tables:
+        for name in names:
             digest = hashlib.sha256()
             n = 0
-            for row in _digest_rows(dst.rows(entry.name), digest):
+            for row in _digest_rows(store.rows(name), digest):
                 n += 1
-                if (
-                    entry.name == "versions"
-                    and digest_of(row[at["xml"]], row[at["fulltext"]]) != row[at["digest"]]
-                ):
-                    report.bad_digests.append((row[at["record_id"]], row[at["version"]]))
-            entry.target_rows, entry.target_sha256 = n, digest.hexdigest()
-            log(f"verified {entry.name}: {n} rows, {'same' if entry.ok else 'DIFFERENT'}")
+                if name == "versions" and not _matches(row, at):
+                    bad.append((row[at["record_id"]], row[at["version"]]))
+            found[name] = (n, digest.hexdigest())
     finally:
-        dst.end_snapshot()
+        store.end_snapshot()
+    return found, bad
+
+
+def _matches(row: tuple, at: dict[str, int]) -> bool:
+    """Whether a version row's bytes match its digest (a damaged row, of any type, does not)."""
+    try:
+        return digest_of(row[at["xml"]], row[at["fulltext"]]) == row[at["digest"]]
+    except (TypeError, ValueError, AttributeError):
+        return False

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from lxml import etree
 
+from .files import write_atomic
+
 PROJECT_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 
 
@@ -81,9 +83,7 @@ def install(
         etree.fromstring(data, _schema_parser())  # refuse anything that is not XML
         if target.is_file() and target.read_bytes() == data:
             continue
-        tmp = target.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        write_atomic(target, data)
         log(f"schema {entry['file']} <- {origin}")
     return dest
 

@@ -132,6 +132,7 @@ def run(
                 "logconfig_dict": logs.config_dict(),
                 "accesslog": None,
                 "forwarded_allow_ips": os.environ.get("REPOSITORY_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+                "post_worker_init": _ready,
             }
             for key, value in settings.items():
                 self.cfg.set(key, value)
@@ -142,6 +143,11 @@ def run(
             return create_app(instance=instance, records=records)
 
     Server().run()
+
+
+def _ready(worker) -> None:  # noqa: ANN001 - a gunicorn worker
+    """Say when a worker has built its app and takes requests (a deployment waits for all of them)."""
+    worker.log.info("Worker ready (pid: %s)", worker.pid)
 
 
 def _prepare_replicas(instance: Path, workers: int) -> None:

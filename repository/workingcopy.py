@@ -16,13 +16,13 @@ is left alone, for the next :func:`sync` to report.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import collections
 from .derived import Follower
+from .files import fsync_dir, write_atomic
 from .service import Prepared, Repository, digest_of
 from .store import Changed, FileState, StaleVersion
 from .validation import Invalid, Problem
@@ -94,35 +94,10 @@ def scan(root: Path, report: SyncReport) -> Iterator[_File]:
             )
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write for people: temp file in the same folder, fsync, rename over, fsync the folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _remove(path: Path) -> None:
     if path.exists():
         path.unlink()
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
 
 def _read(f: _File) -> tuple[bytes, str | None]:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from ..files import write_atomic
 from .base import (
     Change,
     Changed,
@@ -75,13 +76,7 @@ def set_database_url(instance: Path, url: str | None) -> None:
     if url is None:
         path.unlink(missing_ok=True)
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(url + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, (url + "\n").encode("utf-8"))
 
 
 def store_at(url: str) -> Store:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import io
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlencode
@@ -21,6 +22,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, g, request
 from flask_babel import Babel
+
+from ..files import write_atomic
 
 #: (URL code, Babel locale, BCP 47 tag for ``lang``, name in itself)
 LANGUAGES = (
@@ -102,10 +105,9 @@ def compile_catalogues(target: Path) -> Path:
         mo.parent.mkdir(parents=True, exist_ok=True)
         with open(po, "rb") as fh:
             catalog = read_po(fh, locale=po.parent.parent.name)
-        tmp = mo.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            write_mo(fh, catalog)
-        tmp.replace(mo)
+        compiled = io.BytesIO()
+        write_mo(compiled, catalog)
+        write_atomic(mo, compiled.getvalue())  # server workers starting together compile at once
     return target
 
 
