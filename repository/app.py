@@ -20,6 +20,7 @@ from .linkeddata import bp as linkeddata_bp
 from .oai import bp as oai_bp
 from .service import Repository
 from .serving import init_app as init_serving
+from .store import StoreUnavailable
 from .web import bp as catalogue_bp
 from .web import i18n
 from .workingcopy import WorkingCopy
@@ -56,12 +57,26 @@ def create_app(
     app.register_blueprint(auth_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(editing_bp)
+    app.register_error_handler(StoreUnavailable, _unavailable)
     _follow(app, repo, "graph", _graph_store)
     _follow(app, repo, "search", _search_index)
     records = records or os.environ.get("REPOSITORY_RECORDS")
     if records:
         _follow(app, repo, "working copy", lambda r: WorkingCopy(r, Path(records)))
     return app
+
+
+def _unavailable(exc: StoreUnavailable):  # noqa: ANN202 - a Flask response
+    """A save the store cannot take now (its disk is full, it is read-only): 503, said plainly."""
+    from flask import current_app, render_template_string
+
+    current_app.logger.error("%s", exc)
+    page = render_template_string(
+        "<!doctype html><title>503</title><h1>The repository cannot save changes now</h1><p>{{ m }}</p>"
+        "<p>Nothing of this change was saved. Please try again later.</p>",
+        m=exc.reason,
+    )
+    return page, 503, {"Retry-After": "60"}
 
 
 def _follow(app: Flask, repo: Repository, name: str, opener) -> None:  # noqa: ANN001

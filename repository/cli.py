@@ -23,7 +23,7 @@ from .importer import default_workers, iter_inputs, prepare_file
 from .importer import import_paths as run_import
 from .mods import MODS_NS
 from .service import Repository
-from .store import NotFound, StaleVersion, StoreError
+from .store import NotFound, StaleVersion, StoreError, StoreUnavailable
 from .validation import Invalid, Problem
 from .workingcopy import sync as run_sync
 
@@ -51,7 +51,20 @@ def _print_problems(problems: list[Problem]) -> None:
         click.echo(f"error: {p}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group: a store that cannot take writes (full disk, read-only, server gone) is
+    reported in one line by every command, with what to fix, rather than as a traceback."""
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201 - whatever the command returns
+        try:
+            return super().invoke(ctx)
+        except StoreUnavailable as exc:
+            raise click.ClickException(
+                f"{exc}. What was committed before is kept whole; run the command again once this is fixed."
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--instance",
     envvar="REPOSITORY_INSTANCE",
@@ -712,6 +725,24 @@ def migrate(ctx: click.Context, target: str, switch: bool) -> None:
         click.echo(f"{instance} now uses {'its own SQLite store' if own else url}")
         if os.environ.get(stores.DATABASE_URL_ENV):
             click.echo(f"note: {stores.DATABASE_URL_ENV} is set and overrides this setting", err=True)
+
+
+@main.command("check")
+@click.pass_context
+def check_cmd(ctx: click.Context) -> None:
+    """Check that every record is whole: versions, digests, renderings, OAI-PMH items, the database."""
+    from .check import check
+
+    repo = _repo(ctx)
+    total = repo.store.count()
+    with click.progressbar(length=total, label="checking", file=sys.stderr) as bar:
+        problems = check(repo, progress=bar.update)
+    for problem in problems:
+        click.echo(f"error: {problem}", err=True)
+    if problems:
+        click.echo(f"{len(problems)} problems in {total} records", err=True)
+        sys.exit(1)
+    click.echo(f"{total} records checked: every one whole")
 
 
 @main.group()

@@ -27,6 +27,24 @@ MAX_REASON_CHARS = 2000
 #: "Keep the stored full text" (``None`` would remove it).
 KEEP: Any = object()
 
+#: The largest version number the stores hold (PostgreSQL ``integer``): a larger one names no version.
+MAX_VERSION = 2**31 - 1
+#: The largest change or entry number they hold (``bigint``).
+MAX_SEQ = 2**63 - 1
+
+
+def whole_number(raw: str | None, largest: int = MAX_VERSION) -> int | None:
+    """``raw`` as a whole number from 0 to ``largest``, or None.
+
+    Only ASCII digits count (``"²".isdigit()`` is true, but ``int("²")`` fails), and a number past
+    what the stores hold is refused here rather than overflowing in the database.
+    """
+    raw = (raw or "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(largest)):
+        return None
+    number = int(raw)
+    return number if number <= largest else None
+
 
 class AlreadyExists(Exception):
     """New records whose identifiers are taken: nothing was stored."""

@@ -113,10 +113,12 @@ class Repository:
         self.listeners: list[Callable[[list[RecordState]], None]] = []
         if read_only:
             return
-        self.store.save_collections(
+        rows = [
             {"code": c.code, "position": c.position, "kind": c.kind, "names": c.names, "profile": c.profile}
             for c in collections.collections()
-        )
+        ]
+        if self.store.collection_rows() != rows:  # written only when changed: a read-only store opens
+            self.store.save_collections(rows)
 
     def close(self) -> None:
         self.store.close()

@@ -36,7 +36,7 @@ from werkzeug.exceptions import HTTPException
 from .. import edits, xmlio
 from ..auth import audit_records, auth_method, require, unauthorized
 from ..service import Repository, is_record_id
-from ..store import NotFound, RecordState, StaleVersion, StoreError, Version
+from ..store import NotFound, RecordState, StaleVersion, StoreError, StoreUnavailable, Version
 from ..validation import Invalid, Problem
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -123,6 +123,13 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
     return error_response(exc.code, message, headers=headers)
 
 
+@bp.errorhandler(StoreUnavailable)
+def _unavailable(exc: StoreUnavailable) -> Response:
+    current_app.logger.error("API: %s", exc)
+    message = f"the repository cannot save changes now: {exc.reason}; nothing was saved"
+    return error_response(503, message, headers={"Retry-After": "60"})
+
+
 @bp.errorhandler(sqlite3.OperationalError)
 def _busy(exc: sqlite3.OperationalError) -> Response:
     current_app.logger.warning("API: database busy: %s", exc)
@@ -183,13 +190,13 @@ def _if_match(state: RecordState) -> int:
         )
     tags = request.if_match
     strong = tags.as_set()
-    if tags.star_tag or len(strong) != 1 or not next(iter(strong)).isdigit():
+    expected = edits.whole_number(next(iter(strong))) if len(strong) == 1 else None
+    if tags.star_tag or expected is None:
         raise ApiError(
             428 if tags.star_tag else 400,
             'If-Match must name exactly one version, as its ETag says (e.g. If-Match: "3")',
             headers={"ETag": etag(state.version)},
         )
-    expected = int(next(iter(strong)))
     if expected != state.version:
         raise _stale(state.id, expected, state.version)
     return expected
@@ -274,7 +281,9 @@ def _json_body(data: bytes, *, required: bool) -> Body:
         raise ApiError(400, "'why' must be a string")
     body.why = why
     version = obj.get("version")
-    if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
+    if version is not None and (
+        not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= edits.MAX_VERSION
+    ):
         raise ApiError(400, "'version' must be a positive integer")
     body.version = version
     return body
@@ -362,6 +371,8 @@ def get_version(record_id: str, version: int) -> Response:
     require("reader")
     _state(record_id, live=False)
     try:
+        if version > edits.MAX_VERSION:
+            raise NotFound(record_id)
         v = _repo().store.version(record_id, version)
     except NotFound:
         raise ApiError(404, f"version {version} of record {record_id} does not exist") from None
@@ -393,8 +404,11 @@ def changes() -> Response:
     last_seq = store.max_seq()
     items: list[dict] = []
     next_args: dict[str, str] | None = None
-    if since.isdigit():
-        rows = store.changed_since(int(since), limit)
+    if since.isascii() and since.isdigit():
+        seq = edits.whole_number(since, edits.MAX_SEQ)
+        if seq is None:
+            raise ApiError(400, f"since is out of range: {since[:40]}")
+        rows = store.changed_since(seq, limit)
         for row in rows:  # (id, collection, deleted, seq, …)
             state = store.get(row[0])
             if state is not None:
@@ -431,10 +445,10 @@ def _change(state: RecordState) -> dict:
 
 
 def _limit() -> int:
-    raw = request.args.get("limit", str(DEFAULT_LIMIT)).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    limit = edits.whole_number(request.args.get("limit", str(DEFAULT_LIMIT)), MAX_LIMIT)
+    if not limit:
         raise ApiError(400, f"limit must be a whole number from 1 to {MAX_LIMIT}")
-    return int(raw)
+    return limit
 
 
 def _datestamp(value: str) -> str:
@@ -445,7 +459,7 @@ def _datestamp(value: str) -> str:
         else:
             moment = datetime.fromisoformat(value)
             moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an offset that moves year 1 or 9999 out of range
         raise ApiError(
             400, f"since must be a change sequence number or an ISO date or date-time, not {value!r}"
         ) from None
@@ -557,10 +571,9 @@ def restore(record_id: str) -> Response:
     body = _read_body(required=False)
     version = body.version if body else None
     if version is None and request.args.get("version"):
-        raw = request.args["version"]
-        if not raw.isdigit() or int(raw) < 1:
+        version = edits.whole_number(request.args["version"])
+        if not version:
             raise ApiError(400, "version must be a positive whole number")
-        version = int(raw)
     why = _reason(body.why if body else None, "restored through the API")
     try:
         new = _repo().restore(record_id, version, expected, who=user.name, why=why)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, request
 
+from .. import edits
 from ..auth import accounts, require
 from . import bp
 from .common import page
@@ -26,7 +27,7 @@ def audit_log() -> Response:
         who=arg("who"),
         record_id=arg("record"),
         action=arg("action"),
-        before=int(before) if before and before.isdigit() and len(before) < 12 else None,
+        before=edits.whole_number(before, edits.MAX_SEQ),
     )
     more = len(entries) > PAGE_SIZE
     entries = entries[:PAGE_SIZE]

@@ -6,7 +6,7 @@ from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from ..edits import MAX_REASON_CHARS, one_line
+from ..edits import MAX_REASON_CHARS, one_line, whole_number
 from ..service import Repository
 
 
@@ -20,8 +20,7 @@ def form_text(name: str) -> str:
 
 
 def form_int(name: str) -> int | None:
-    value = request.form.get(name, "").strip()
-    return int(value) if value.isdigit() and len(value) < 10 else None
+    return whole_number(request.form.get(name))
 
 
 def reason(default: str | None = None) -> str | None:

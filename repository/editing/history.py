@@ -31,6 +31,8 @@ def _state(record_id: str) -> RecordState:
 
 
 def _version(record_id: str, number: int | None) -> Version:
+    if number is not None and number > edits.MAX_VERSION:
+        abort(404)
     try:
         return repo().store.version(record_id, number)
     except NotFound:
@@ -60,8 +62,8 @@ def diff(record_id: str) -> Response:
     state = _state(record_id)
 
     def number(name: str, default: int) -> int:
-        raw = request.args.get(name, "")
-        return int(raw) if raw.isdigit() and len(raw) < 10 else default
+        found = edits.whole_number(request.args.get(name))
+        return default if found is None else found
 
     b = number("b", state.version)
     a = number("a", max(1, b - 1))

@@ -108,7 +108,10 @@ def _describe(uri: str) -> Graph:
     import pyoxigraph as ox
 
     store = _graph_store().store
-    node = ox.NamedNode(uri)
+    try:
+        node = ox.NamedNode(uri)
+    except ValueError:  # not an IRI (a space, a NUL in the path): nothing is named by it
+        abort(404)
     g = Graph()
     for prefix, ns in PREFIXES.items():
         g.bind(prefix, ns)

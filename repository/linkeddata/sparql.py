@@ -15,6 +15,7 @@ a truncated body.
 from __future__ import annotations
 
 import multiprocessing
+import re
 import shutil
 import threading
 from dataclasses import dataclass
@@ -56,6 +57,35 @@ class Limits:
     concurrency: int = 2
 
 
+#: Oxigraph runs ``SERVICE <url>`` by fetching the URL, and has no switch to turn that off: a query
+#: could make the server request any address it can reach (a request forgery against the library's
+#: network). Federated queries are refused before they reach a worker. Oxigraph matches keywords
+#: case-insensitively with no word boundary (``SERVICESILENT<…>``, ``SERVICE:x``, ``.SERVICE``), and
+#: telling a keyword from a string or an IRI needs the whole grammar (``?x<'a>'`` is an IRI to one
+#: tokenizer and a comparison to another), so the word itself is refused wherever it appears,
+#: after the codepoint escapes (``\u0053``) the SPARQL grammar allows are decoded.
+_SERVICE = re.compile(r"service", re.IGNORECASE | re.ASCII)
+_CODEPOINT = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
+
+
+def _decoded(query: str) -> str:
+    def char(m: re.Match) -> str:
+        code = int(m.group(1) or m.group(2), 16)
+        return chr(code) if code <= 0x10FFFF else m.group(0)
+
+    return _CODEPOINT.sub(char, query)
+
+
+def refuse_federation(query: str) -> None:
+    """Raise a 400 :class:`QueryError` for a query that could name a remote SERVICE."""
+    if _SERVICE.search(_decoded(query)):
+        raise QueryError(
+            400,
+            "federated queries (SERVICE) are not allowed: this endpoint does not fetch from other "
+            "servers, and refuses every query in which the word SERVICE appears (even in a string or IRI)",
+        )
+
+
 # --------------------------------------------------------------------------- the worker process
 def _worker(conn: Connection) -> None:  # pragma: no cover - runs in a child process
     import pyoxigraph as ox
@@ -94,8 +124,11 @@ def _run(
         store = stores[snapshot] = ox.Store.read_only(snapshot)
     kwargs: dict = {"base_iri": base_iri}
     if default_graphs or named_graphs:
-        kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs] or ox.DefaultGraph()
-        kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        try:
+            kwargs["default_graph"] = [ox.NamedNode(g) for g in default_graphs] or ox.DefaultGraph()
+            kwargs["named_graphs"] = [ox.NamedNode(g) for g in named_graphs]
+        except ValueError as exc:
+            raise QueryError(400, f"default-graph-uri and named-graph-uri must be IRIs: {exc}") from None
     else:
         kwargs["use_default_graph_as_union"] = True
     result = store.query(query, **kwargs)
@@ -206,6 +239,7 @@ class SparqlService:
         accept: list[str] = (),
         base_iri: str = "",
     ) -> tuple[str, bytes]:
+        refuse_federation(query)
         try:
             snapshot = str(self.snapshot())
         except (OSError, RuntimeError) as exc:

@@ -46,6 +46,25 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+#: The largest number a token field may hold: the stores' change numbers are 64-bit.
+_MAX_NUMBER = 2**63 - 1
+
+
+def _well_typed(f: object) -> bool:
+    """Whether decoded fields are a token's: the right count, strings and numbers where they belong.
+
+    A signed token is ours, but it may come from another version of the repository (tokens
+    survive a restart, and so an upgrade): its fields are checked, not trusted.
+    """
+    if not isinstance(f, list) or len(f) != 11:
+        return False
+    texts = [f[0], f[1], f[3], f[4], f[6], f[7]] + ([] if f[2] is None else [f[2]])
+    numbers = [f[5], f[8], f[9], f[10]]
+    return all(isinstance(t, str) for t in texts) and all(
+        type(n) is int and 0 <= n <= _MAX_NUMBER for n in numbers
+    )
+
+
 class TokenCodec:
     def __init__(self, secret: bytes, lifetime_hours: int):
         self._key = hashlib.sha256(b"oai-pmh resumption token\0" + secret).digest()
@@ -80,11 +99,11 @@ class TokenCodec:
             raise bad
         try:
             f = json.loads(_unb64(payload))
-            token = Token(
-                f[0], f[1], f[2], f[3], f[4], int(f[5]), (f[6], f[7]), int(f[8]), int(f[9]), int(f[10])
-            )
-        except (ValueError, TypeError, IndexError, KeyError, binascii.Error):
+        except (ValueError, binascii.Error):
             raise bad from None
+        if not _well_typed(f):
+            raise bad
+        token = Token(f[0], f[1], f[2], f[3], f[4], f[5], (f[6], f[7]), f[8], f[9], f[10])
         if token.verb != verb:
             raise OAIError("badResumptionToken", f"the resumption token belongs to {token.verb}, not {verb}")
         if token.expires < time.time():

@@ -25,6 +25,7 @@ from .base import (
     StaleVersion,
     Store,
     StoreError,
+    StoreUnavailable,
     Version,
 )
 from .sqlite import SQLiteStore, utc_now
@@ -40,6 +41,7 @@ __all__ = [
     "StaleVersion",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "Version",
     "database_url",
     "open_store",

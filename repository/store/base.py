@@ -22,6 +22,20 @@ from xml.sax.saxutils import escape
 from ..xmlio import strip_declaration
 
 
+class StoreUnavailable(Exception):
+    """The store cannot take a write now: its disk is full, it is read-only, its server is gone.
+
+    Nothing of the change was written. Not a :class:`StoreError` (a change refused on its
+    merits): the same change can succeed once an operator has fixed the cause, so a web
+    answer is 503, not 4xx. ``reason`` is the cause without the store's location, for answers
+    to the public; the message names both, for the operator.
+    """
+
+    def __init__(self, where: str, reason: str):
+        self.where, self.reason = where, reason
+        super().__init__(f"cannot write to the store {where}: {reason}; nothing of this change was written")
+
+
 class StoreError(Exception):
     """A change the store refused; nothing was written."""
 
@@ -231,6 +245,9 @@ class Store(Protocol):
     # OAI-PMH listing
     def max_seq(self) -> int:
         """The store-wide change sequence: a harvest's snapshot bound."""
+
+    def integrity_problems(self) -> list[str]:
+        """What the database itself finds damaged (empty when sound)."""
 
     def earliest_datestamp(self) -> str | None: ...
 

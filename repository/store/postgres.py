@@ -51,6 +51,7 @@ from .base import (
     RecordState,
     StaleVersion,
     StoreError,
+    StoreUnavailable,
     Version,
     disseminations,
     list_items,
@@ -331,8 +332,10 @@ class PostgresStore:
                 cur.execute("SET LOCAL lock_timeout = '30s'")
                 cur.execute("LOCK TABLE records IN EXCLUSIVE MODE")
                 states = self._apply_all(cur, changes, _sqlite.utc_now())
-        except BaseException:
+        except BaseException as exc:
             self._known_sets = None  # the rolled-back transaction may have added some
+            if why := _unwritable(exc):
+                raise StoreUnavailable(str(self.safe_url), why) from exc
             raise
         return states
 
@@ -493,10 +496,21 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ reading
     def _one(self, sql: str, args: object = None, *, binary: bool = False) -> tuple | None:
-        return self._conn().execute(sql, args, binary=binary).fetchone()
+        return self._read(sql, args, binary).fetchone()
 
     def _all(self, sql: str, args: object = None, *, binary: bool = False) -> list[tuple]:
-        return self._conn().execute(sql, args, binary=binary).fetchall()
+        return self._read(sql, args, binary).fetchall()
+
+    def _read(self, sql: str, args: object, binary: bool) -> psycopg.Cursor:
+        """A read, asked again once on a new session when the old one was lost (a server restart,
+        a failover, an idle timeout): a read can be repeated, and the reader never sees the loss."""
+        conn = self._conn()
+        try:
+            return conn.execute(sql, args, binary=binary)
+        except psycopg.OperationalError:
+            if not conn.broken:
+                raise
+        return self._conn().execute(sql, args, binary=binary)
 
     def get(self, record_id: str) -> RecordState | None:
         row = self._one(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = %s", (record_id,))
@@ -638,6 +652,10 @@ class PostgresStore:
     # ------------------------------------------------------------------ OAI-PMH listing
     def max_seq(self) -> int:
         return self._one("SELECT coalesce(max(seq), 0) FROM records")[0]
+
+    def integrity_problems(self) -> list[str]:
+        """Nothing to add: the server checks its own pages (``data_checksums``, ``amcheck``)."""
+        return []
 
     def earliest_datestamp(self) -> str | None:
         return self._one("SELECT min(datestamp) FROM records")[0]
@@ -783,3 +801,14 @@ def _column_types(cur: psycopg.Cursor, table: str) -> list[str]:
         )
         _TYPES[table] = [declared[c] for c in TABLES[table][0]]
     return _TYPES[table]
+
+
+def _unwritable(exc: BaseException) -> str | None:
+    """What an operator must fix, when the server's error is about the server rather than the change."""
+    if isinstance(exc, psycopg.errors.DiskFull):
+        return "the database server's disk is full"
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return "the database is read-only (a standby, or default_transaction_read_only)"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the database server cannot be reached ({str(exc).strip().splitlines()[0]})"
+    return None

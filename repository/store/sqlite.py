@@ -8,6 +8,7 @@ or fully out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
@@ -28,6 +29,7 @@ from .base import (
     RecordState,
     StaleVersion,
     StoreError,
+    StoreUnavailable,
     Version,
     disseminations,
     list_items,
@@ -189,14 +191,8 @@ class SQLiteStore:
         conn.executescript(SCHEMA)
         meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('schema_version', 'counts')"))
         if meta.get("schema_version") != str(SCHEMA_VERSION) or "counts" not in meta:
-            with self._write_lock:
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._migrate(conn)
-                    conn.execute("COMMIT")
-                except BaseException:
-                    conn.execute("ROLLBACK")
-                    raise
+            with self._transaction() as conn:
+                self._migrate(conn)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         """Bring a new store, or one made by earlier code, up to ``SCHEMA_VERSION``.
@@ -293,22 +289,33 @@ class SQLiteStore:
             self._local.conn = None
 
     # ------------------------------------------------------------------ writing
-    def commit(self, changes: list[Change]) -> list[RecordState]:
-        if not changes:
-            return []
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """The one way this store writes: an immediate transaction, rolled back whole on any error.
+
+        An error that is about the disk rather than the change (full, read-only, failing) is
+        raised as :class:`StoreUnavailable`, which says what the operator must fix.
+        """
         conn = self._conn()
-        now = utc_now()
         with self._write_lock:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                states = self._apply_all(conn, changes, now)
+                yield conn
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
-                    conn.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):  # a full disk may refuse even this
+                        conn.execute("ROLLBACK")
                 self._known_sets = None  # the rolled-back transaction may have added some
+                if isinstance(exc, sqlite3.DatabaseError) and (why := _unwritable(exc)):
+                    raise StoreUnavailable(str(self.path), why) from exc
                 raise
-        return states
+
+    def commit(self, changes: list[Change]) -> list[RecordState]:
+        if not changes:
+            return []
+        with self._transaction() as conn:
+            return self._apply_all(conn, changes, utc_now())
 
     def _apply_all(self, conn: sqlite3.Connection, changes: list[Change], now: str) -> list[RecordState]:
         """Apply a batch: check every expected version, then write each table with one executemany.
@@ -455,9 +462,7 @@ class SQLiteStore:
         return self._known_sets
 
     def save_collections(self, rows: Iterable[dict]) -> None:
-        conn = self._conn()
-        with self._write_lock, conn:
-            conn.execute("BEGIN IMMEDIATE")
+        with self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO collections (code, position, kind, names, profile) VALUES (?, ?, ?, ?, ?)"
                 " ON CONFLICT (code) DO UPDATE SET position=excluded.position, kind=excluded.kind,"
@@ -605,20 +610,13 @@ class SQLiteStore:
         return found
 
     def save_file_states(self, states: Iterable[FileState], removed: Iterable[str] = ()) -> None:
-        conn = self._conn()
-        with self._write_lock:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO working_copy (record_id, path, version, stat, digest)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    [(s.record_id, s.path, s.version, s.stat, s.digest) for s in states],
-                )
-                conn.executemany("DELETE FROM working_copy WHERE record_id = ?", [(r,) for r in removed])
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO working_copy (record_id, path, version, stat, digest)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(s.record_id, s.path, s.version, s.stat, s.digest) for s in states],
+            )
+            conn.executemany("DELETE FROM working_copy WHERE record_id = ?", [(r,) for r in removed])
 
     def current_versions(self) -> dict[str, tuple[int, bool, str]]:
         """record id → (version, deleted, collection), for the working-copy sync in one query."""
@@ -630,6 +628,11 @@ class SQLiteStore:
     # ------------------------------------------------------------------ OAI-PMH listing
     def max_seq(self) -> int:
         return self._conn().execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+
+    def integrity_problems(self) -> list[str]:
+        """SQLite's own check of the database file (pages, indexes); empty when it is sound."""
+        rows = [r[0] for r in self._conn().execute("PRAGMA quick_check")]
+        return [] if rows == ["ok"] else [f"{self.path}: {r}" for r in rows]
 
     def earliest_datestamp(self) -> str | None:
         return self._conn().execute("SELECT min(datestamp) FROM records").fetchone()[0]
@@ -743,3 +746,19 @@ class SQLiteStore:
         )
         rows = self._conn().execute(sql, (seq, limit))
         return [Changed(r[0], r[1], bool(r[2]), r[3], bytes(r[4]), r[5]) for r in rows]
+
+
+def _unwritable(exc: sqlite3.DatabaseError) -> str | None:
+    """What an operator must fix, when SQLite's error is about the disk rather than the change."""
+    message = str(exc).lower()
+    if getattr(exc, "sqlite_errorname", "") in ("SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC"):
+        return "writing to its disk failed (it may be full, over a quota or a file size limit, or failing)"
+    if "full" in message:
+        return "its disk is full (or the file may not grow: a quota, a file size limit)"
+    if "readonly" in message or "read-only" in message:
+        return "it is read-only (file permissions, a read-only mount or an immutable file)"
+    if "disk i/o error" in message:
+        return "the disk reported an I/O error"
+    if "malformed" in message or "not a database" in message:
+        return "the database file is damaged (run `repository check`; restore from a backup)"
+    return None

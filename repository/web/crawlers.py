@@ -12,6 +12,9 @@ from flask import Response, abort, current_app, render_template
 from . import bp
 
 PER_SITEMAP = 50_000  # the sitemaps.org limit
+#: More sitemaps than any catalogue will need (5 billion records): a larger number is no page, and
+#: would overflow the database's integers.
+MAX_SITEMAPS = 100_000
 
 
 def _base() -> str:
@@ -48,7 +51,7 @@ def sitemap_index() -> Response:
 @bp.get("/sitemap-<int:part>.xml")
 def sitemap(part: int) -> Response:
     store = current_app.extensions["repository"].store
-    if part < 1:
+    if not 1 <= part <= MAX_SITEMAPS:
         abort(404)
     rows = store.live_page((part - 1) * PER_SITEMAP, PER_SITEMAP)
     if not rows and part > 1:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -10,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Response, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
 
 from .. import collections
 from ..search import analysis
@@ -38,8 +40,12 @@ class Parsed:
     args: list[tuple[str, str]]  # the query's own parameters (no page, no lang), for links
 
 
+#: Characters XML 1.0 forbids: no record holds them, and echoed into the Atom feed they would break it.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def parse_args() -> Parsed:
-    args = request.args
+    args = MultiDict((k, _NOT_XML.sub("", v)) for k, v in request.args.items(multi=True))
     text = (args.get("q") or "").strip()[:200]
     filters = {f: [v for v in args.getlist(f) if v.strip()][:5] for f in FACETS if args.getlist(f)}
     date_from = (args.get("from") or "").strip()[:10] or None
