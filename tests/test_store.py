@@ -255,3 +255,21 @@ def test_list_pages_seek_by_key_at_any_depth(repo) -> None:
         "SEARCH i USING INDEX oai_items_by_key (format=? AND datestamp=? AND record_id=?"
     )
     assert len(plans["set"]) == 2
+
+
+def test_recent_additions_are_the_records_catalogued_last_whatever_their_date(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from factory import article, record_id
+
+    from repository.store import sqlite as sqlite_store
+
+    days = iter(range(1, 29))
+    monkeypatch.setattr(sqlite_store, "utc_now", lambda: f"2025-02-{next(days):02d}T08:00:00Z")
+    for i, issued in enumerate(["2024-05-01", "1998-03-02", "2023-07-09", "2001-01-01"]):
+        repo.save(repo.prepare(article(i, date=issued), source="t"), 0, who="t", why="new")
+    state = repo.store.get(record_id(0))
+    repo.save(repo.prepare(article(0, title="改过"), source="t"), state.version, who="t", why="edit")
+    repo.delete(record_id(2), who="t", why="duplicate")
+    # catalogued last, first; an edit does not make an addition; a deleted record is not shown
+    assert [s.id for s in repo.store.recent(10)] == [record_id(3), record_id(1), record_id(0)]

@@ -226,7 +226,8 @@ class Store(Protocol):
 
     def save_collections(self, rows: Iterable[dict]) -> None: ...
 
-    def recent(self, limit: int = 20, collection: str | None = None) -> list[RecordState]: ...
+    def recent(self, limit: int = 20, collection: str | None = None) -> list[RecordState]:
+        """The live records catalogued last (first version newest first): the home page's additions."""
 
     def counts_by_collection(self) -> dict[str, int]: ...
 

@@ -79,6 +79,7 @@ CREATE TABLE IF NOT EXISTS records (
 );
 CREATE INDEX IF NOT EXISTS records_by_datestamp ON records (datestamp, id);
 CREATE INDEX IF NOT EXISTS records_by_collection ON records (collection, datestamp, id);
+CREATE INDEX IF NOT EXISTS records_by_created ON records (created, id);
 -- Unique: every change has its own number (the followers and harvest snapshots rely on it).
 CREATE UNIQUE INDEX IF NOT EXISTS records_by_seq ON records (seq);
 CREATE TABLE IF NOT EXISTS versions (
@@ -569,8 +570,7 @@ class PostgresStore:
         sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE NOT deleted"
         if collection:
             sql += " AND collection = %(collection)s"
-        # SQLite sorts NULL first, so last in a descending order: the same here.
-        sql += " ORDER BY date_issued DESC NULLS LAST, id LIMIT %(n)s"
+        sql += " ORDER BY created DESC, id DESC LIMIT %(n)s"  # catalogued last, first
         return [_record(r) for r in self._all(sql, {"collection": collection, "n": limit})]
 
     def live_page(self, offset: int, limit: int) -> list[tuple[str, str]]:

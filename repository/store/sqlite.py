@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS records (
 CREATE INDEX IF NOT EXISTS records_by_datestamp ON records (datestamp, id);
 CREATE INDEX IF NOT EXISTS records_by_collection ON records (collection, datestamp, id);
 CREATE INDEX IF NOT EXISTS records_by_seq ON records (seq);
+CREATE INDEX IF NOT EXISTS records_by_created ON records (created, id);
 CREATE TABLE IF NOT EXISTS versions (
     record_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -546,7 +547,7 @@ class SQLiteStore:
         if collection:
             sql += " AND collection = ?"
             args.append(collection)
-        sql += " ORDER BY date_issued DESC, id LIMIT ?"
+        sql += " ORDER BY created DESC, id DESC LIMIT ?"  # catalogued last, first (index records_by_created)
         return [_record(r) for r in self._conn().execute(sql, (*args, limit))]
 
     def live_page(self, offset: int, limit: int) -> list[tuple[str, str]]:
