@@ -45,6 +45,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext, lazy_gettext, ngettext
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
@@ -61,8 +62,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 #: verbs and SPARQL queries may be POSTed): no CSRF token is asked of them.
 CSRF_EXEMPT_BLUEPRINTS = {"oai", "linkeddata"}
 
-CSRF_MESSAGE = (
-    "表单已失效或并非来自本站(缺少或错误的 CSRF 令牌):请刷新页面后重试。"
+CSRF_MESSAGE = lazy_gettext(
     "The form has expired or did not come from this site (CSRF token missing or wrong): "
     "reload the page and try again."
 )
@@ -138,7 +138,7 @@ def check_csrf() -> None:
     if given is None and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         given = request.form.get("csrf_token")
     if not expected or not given or not hmac.compare_digest(str(expected), given):
-        abort(400, description=CSRF_MESSAGE)
+        abort(400, description=str(CSRF_MESSAGE))
 
 
 def unauthorized(message: str = "login required") -> Unauthorized:
@@ -285,21 +285,24 @@ def login() -> Response:
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
     if not name or not password or len(password) > MAX_PASSWORD_CHARS or len(name) > 64:
-        return _login_page(400, "请填写用户名和密码。Enter your name and password.", name)
+        return _login_page(400, gettext("Enter your name and password."), name)
     try:
         user = accounts().authenticate(name, password, client_address())
     except RateLimited as exc:
         minutes = (exc.retry_after + 59) // 60
         response = _login_page(
             429,
-            f"登录失败次数过多,请 {minutes} 分钟后再试。"
-            f"Too many failed logins: try again in {minutes} minutes.",
+            ngettext(
+                "Too many failed logins: try again in %(num)d minute.",
+                "Too many failed logins: try again in %(num)d minutes.",
+                minutes,
+            ),
             name,
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except LoginFailed:
-        return _login_page(401, "用户名或密码错误。Wrong name or password.", name)
+        return _login_page(401, gettext("Wrong name or password."), name)
     old = session.get("sid")
     if old:
         accounts().end_session(old)

@@ -93,6 +93,11 @@ def test_wrong_password_and_unknown_user_are_refused_alike(repo: Repository) -> 
     unknown = _login(client, name="nobody")
     assert wrong.status_code == unknown.status_code == 401
     assert "用户名或密码错误" in wrong.get_data(as_text=True)
+    # in the reader's language: traditional script, English
+    token = _token(client.get("/login?lang=zh-Hant").get_data(as_text=True))
+    form = {"name": "wang", "password": "not it", "csrf_token": token}
+    assert "使用者名稱或密碼錯誤" in client.post("/login?lang=zh-Hant", data=form).get_data(as_text=True)
+    assert "Wrong name or password" in client.post("/login?lang=en", data=form).get_data(as_text=True)
     assert wrong.get_data(as_text=True).replace("wang", "X") == unknown.get_data(as_text=True).replace(
         "nobody", "X"
     )
