@@ -22,6 +22,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +59,8 @@ def backup(
     if partial.exists():
         shutil.rmtree(partial)  # what an interrupted backup left
     partial.mkdir(parents=True)
-    target = SQLiteStore(partial / SQLITE_FILE)
-    try:
+    with closing(SQLiteStore(partial / SQLITE_FILE)) as target:
         report = migrate(source, target, log=log)
-    finally:
-        target.close()
     if not report.ok:
         raise BackupError(f"the copy in {partial} does not match the store; it is left there for inspection")
     accounts = instance / ACCOUNTS_FILE
@@ -108,11 +106,8 @@ def verify(path: Path) -> dict:
     Run before a restore writes anything, so a damaged backup leaves the target untouched.
     """
     manifest = read_manifest(path)
-    stored = SQLiteStore(Path(path) / SQLITE_FILE)
-    try:
+    with closing(SQLiteStore(Path(path) / SQLITE_FILE)) as stored:
         found, bad = table_digests(stored)
-    finally:
-        stored.close()
     differing = [
         name
         for name, (rows, sha) in found.items()
@@ -130,11 +125,8 @@ def restore(
     """Copy the backup at ``source`` into the instance, whose store ``target`` must hold no records."""
     source, instance = Path(source), Path(instance)
     manifest = verify(source)
-    stored = SQLiteStore(source / SQLITE_FILE)
-    try:
+    with closing(SQLiteStore(source / SQLITE_FILE)) as stored:
         report = migrate(stored, target, log=log)
-    finally:
-        stored.close()
     if not report.ok:
         raise BackupError(f"the restored store does not match the backup in {source}")
     if manifest.get("accounts"):

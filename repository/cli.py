@@ -12,6 +12,7 @@ import difflib
 import getpass
 import os
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -764,11 +765,8 @@ def backup_create(ctx: click.Context, destination: Path) -> None:
 
     instance = ctx.obj["instance"]
     try:
-        source = stores.open_store(instance)
-        try:
+        with closing(stores.open_store(instance)) as source:
             outcome = run_backup(instance, source, destination)
-        finally:
-            source.close()
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     tables = outcome.manifest["tables"]
@@ -812,11 +810,8 @@ def backup_restore(ctx: click.Context, source: Path) -> None:
     instance = ctx.obj["instance"]
     instance.mkdir(parents=True, exist_ok=True)
     try:
-        target = stores.open_store(instance)
-        try:
+        with closing(stores.open_store(instance)) as target:
             outcome = run_restore(source, instance, target)
-        finally:
-            target.close()
     except StoreError as exc:
         raise click.ClickException(str(exc)) from None
     tables = outcome.manifest["tables"]
