@@ -31,11 +31,14 @@ def create_app(
     *,
     instance: Path | str | None = None,
     records: Path | str | None = None,
+    lead: bool = False,
 ) -> Flask:
     """Build the app over ``repo`` (or the instance folder named by ``REPOSITORY_INSTANCE``).
 
     ``records`` (or ``REPOSITORY_RECORDS``) is the catalogers' working copy: when given, every
-    change saved through the app is written to its file there as well.
+    change saved through the app is written to its file there as well. With ``lead`` (a
+    server), one process applies every change to the shared search index as it is committed,
+    keeping its writer open (:meth:`repository.derived.Follower.lead`).
     """
     if repo is None:
         from . import schemas
@@ -59,7 +62,7 @@ def create_app(
     app.register_blueprint(editing_bp)
     app.register_error_handler(StoreUnavailable, _unavailable)
     _follow(app, repo, "graph", _graph_store)
-    _follow(app, repo, "search", _search_index)
+    _follow(app, repo, "search", _search_index, lead=lead)
     records = records or os.environ.get("REPOSITORY_RECORDS")
     if records:
         _follow(app, repo, "working copy", lambda r: WorkingCopy(r, Path(records)))
@@ -79,7 +82,7 @@ def _unavailable(exc: StoreUnavailable):  # noqa: ANN202 - a Flask response
     return page, 503, {"Retry-After": "60"}
 
 
-def _follow(app: Flask, repo: Repository, name: str, opener) -> None:  # noqa: ANN001
+def _follow(app: Flask, repo: Repository, name: str, opener, *, lead: bool = False) -> None:  # noqa: ANN001
     """Open a derived store (graph, search index), catch it up, and have every commit keep it so.
 
     A store one process can hold (the graph) may be held by another (a test, a second
@@ -91,7 +94,10 @@ def _follow(app: Flask, repo: Repository, name: str, opener) -> None:  # noqa: A
         app.logger.warning("%s; serving without the %s", exc, name)
         return
     # A large backlog (a first start after a bulk import) must not hold up the server.
-    follower.follow_in_background()
+    if lead:
+        follower.lead()
+    else:
+        follower.follow_in_background()
     repo.listeners.append(follower.listen)
     app.extensions[name] = follower
 

@@ -13,7 +13,10 @@ Several server processes (gunicorn workers) may follow one derived store. A file
 beside it (``follow.lock``) lets one of them apply changes at a time; the others either
 wait a bounded time (after their own save, so that its author sees it at once) or, on a
 read, go on with what is there: whoever holds the lock applies every change up to the
-newest before it lets go.
+newest before it lets go. A server can also have one process *lead* (:meth:`Follower.lead`):
+it keeps the lock for as long as it lives and applies every change, from any process,
+as soon as it is committed; a save in another process waits until the leader has applied
+it. A leader that dies lets go of the lock, and another process takes its place.
 """
 
 from __future__ import annotations
@@ -36,6 +39,10 @@ BATCH = 500
 LISTEN_WAIT = 5.0
 #: How long a read waits for a catch-up under way before it answers from what is there.
 READ_WAIT = 2.0
+#: How often a leader looks for changes committed by other processes, and a process waiting
+#: for a leader looks for the lock of one that has gone, in seconds.
+LEAD_POLL = 0.2
+CLAIM_POLL = 1.0
 log = logging.getLogger(__name__)
 
 
@@ -48,9 +55,12 @@ class Follower:
         self.path.mkdir(parents=True, exist_ok=True)
         self._seq_file = self.path / "synced-seq"
         self._lock = threading.RLock()
+        self._thread_lock = threading.Lock()  # guards the two threads below
         self._held = 0  # depth of exclusive() in this process: the file lock is taken once
         self._lock_file: int | None = None
+        self._leading = False  # this process keeps the file lock (lead())
         self._thread: threading.Thread | None = None
+        self._leader: threading.Thread | None = None
 
     # ------------------------------------------------------------------ to implement
     def apply(self, batch: list[Changed]) -> None:
@@ -87,24 +97,66 @@ class Follower:
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise Follower.Busy(f"{self.path} is being brought up to date by another thread")
         try:
-            if self._held == 0:
-                fd = os.open(self.path / "follow.lock", os.O_RDWR | os.O_CREAT, 0o644)
-                try:
-                    _flock(fd, wait, self.path)
-                except BaseException:
-                    os.close(fd)
-                    raise
-                self._lock_file = fd
+            if self._lock_file is None:
+                self._lock_file = self._take_file_lock(wait)
             self._held += 1
             try:
                 yield
             finally:
                 self._held -= 1
-                if self._held == 0 and self._lock_file is not None:
+                if self._held == 0 and not self._leading and self._lock_file is not None:
                     os.close(self._lock_file)  # closing the descriptor releases the lock
                     self._lock_file = None
         finally:
             self._lock.release()
+
+    def _take_file_lock(self, wait: float | None) -> int:
+        fd = os.open(self.path / "follow.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            _flock(fd, wait, self.path)
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    # ------------------------------------------------------------------ leading
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    def lead(self) -> None:
+        """For a server process: apply every change as soon as any process commits it, whenever no
+        other process does so already (then take over when that one is gone). Idempotent."""
+        with self._thread_lock:
+            if self._leader is not None and self._leader.is_alive():
+                return
+            self._leader = threading.Thread(
+                target=self._lead, name=f"{type(self).__name__} leader", daemon=True
+            )
+            self._leader.start()
+
+    def _lead(self) -> None:
+        while not self._leading:
+            try:
+                with self.exclusive(wait=0):  # the file lock, free now: keep it
+                    self._leading = True
+                    try:
+                        self.became_leader()
+                    except BaseException:
+                        self._leading = False  # let go of the lock as we leave
+                        raise
+            except Follower.Busy:
+                time.sleep(CLAIM_POLL)
+            except Exception:
+                log.exception("%s: could not take the lead; trying again", self.path)
+                time.sleep(CLAIM_POLL)
+        log.info("%s: this process applies the changes (pid %s)", self.path, os.getpid())
+        while True:
+            self._quietly()
+            time.sleep(LEAD_POLL)
+
+    def became_leader(self) -> None:
+        """Called once this process keeps the file lock (a subclass opens what it keeps open)."""
 
     def catch_up(self, batch_size: int = BATCH, *, wait: float | None = None) -> int:
         """Apply every change since the last one applied; returns how many records changed."""
@@ -140,8 +192,14 @@ class Follower:
                 self.catch_up(wait=wait)
 
     def follow_in_background(self) -> None:
-        """Start a catch-up in a thread unless one runs: a large backlog must not hold up a request."""
-        with self._lock:
+        """Start a catch-up in a thread unless one runs: a large backlog must not hold up a request.
+
+        Nothing to do where a leader thread runs (:meth:`lead`): the leading process, this one
+        or another, applies every change; a thread here would only wait for its lock.
+        """
+        with self._thread_lock:  # not self._lock, which a catch-up holds for as long as it runs
+            if self._leader is not None:
+                return
             if self._thread is not None and self._thread.is_alive():
                 return
             self._thread = threading.Thread(
@@ -158,10 +216,25 @@ class Follower:
     def listen(self, _states: list[RecordState]) -> None:
         """A :attr:`Repository.listeners` callback: follow every commit before the save returns.
 
-        The commit itself has succeeded when this runs; a failure here is logged and
-        repaired by the next catch-up rather than reported as a failed save.
+        The change is applied here when this thread can hold the store; otherwise it waits
+        (up to ``LISTEN_WAIT``) for whoever holds it (another thread, or the leader process)
+        to have applied it. The commit itself has succeeded when this runs; a failure here is
+        logged and repaired by the next catch-up rather than reported as a failed save.
         """
-        self._quietly(LISTEN_WAIT)
+        try:
+            target = self.repo.store.max_seq()
+            deadline = time.monotonic() + LISTEN_WAIT
+            while self.synced_seq() < target and time.monotonic() < deadline:
+                try:
+                    self.catch_up(wait=0)
+                except Follower.Busy:
+                    time.sleep(0.02)
+            self.followed()
+        except Exception:  # a derived store must never take the records down with it
+            log.exception("%s could not catch up; the next change or restart retries", type(self).__name__)
+
+    def followed(self) -> None:
+        """Called after :meth:`listen` (a subclass makes what was applied visible to this process)."""
 
     def rebuild(self) -> int:
         """Recreate the derived store from the records, from scratch."""

@@ -142,8 +142,13 @@ def xml_schema(path: Path | str) -> etree.XMLSchema:
         if path.parent == official_dir():
             ensure_installed()
         with _compiling:
-            doc = etree.parse(str(path), _schema_parser())
-            cache_[key] = etree.XMLSchema(doc)
+            try:
+                cache_[key] = etree.XMLSchema(etree.parse(str(path), _schema_parser()))
+            except etree.XMLSchemaParseError:
+                # Seen once under load in a server worker (an xlink import "does not resolve"
+                # while other threads parsed): libxml2's schema compiler is not fully thread-safe.
+                # The files are sound (they compiled before), so a second compile settles it.
+                cache_[key] = etree.XMLSchema(etree.parse(str(path), _schema_parser()))
     return cache_[key]
 
 

@@ -140,7 +140,7 @@ def run(
         def load(self):  # noqa: ANN202 - the WSGI app, built in each worker after the fork
             from .app import create_app
 
-            return create_app(instance=instance, records=records)
+            return create_app(instance=instance, records=records, lead=True)
 
     Server().run()
 

@@ -231,7 +231,7 @@ def test_workers_starting_together_share_one_key(tmp_path: Path) -> None:
     """Each worker reads (or makes) the instance key as it boots: all at the same moment."""
     import multiprocessing
 
-    ctx = multiprocessing.get_context("fork")
+    ctx = multiprocessing.get_context("spawn")  # no fork of a process with native threads running
     for attempt in range(5):
         folder = tmp_path / f"i{attempt}"
         folder.mkdir()
@@ -242,3 +242,27 @@ def test_workers_starting_together_share_one_key(tmp_path: Path) -> None:
         assert len(set(keys)) == 1 and len(keys[0]) == 32
         assert [p.name for p in folder.iterdir()] == ["secret.key"]  # no temporary file left
         assert (folder / "secret.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_save_in_a_process_that_does_not_lead_waits_for_the_leader_to_index_it(repo: Repository) -> None:
+    """Two workers: one leads the search index (keeps its writer); a save in the other is searchable
+    when the save returns, applied by the leader, not by the saving process."""
+    from repository.search.index import SearchIndex, SearchRequest
+
+    repo.save(repo.prepare(article(1), source="t"), 0, who="t", why="new")
+    leader = SearchIndex(repo)
+    leader.lead()
+    deadline = time.monotonic() + 10
+    while not leader.leading and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert leader.leading
+
+    other_repo = Repository(repo.instance, base_url="http://repo.test")  # the other worker's view
+    other = SearchIndex(other_repo)
+    other_repo.listeners.append(other.listen)
+    other.lead()  # it would lead too, but the lock is taken: it waits for its turn
+    title = "棒棰岛的秋天"
+    other_repo.save(other_repo.prepare(article(2, title=title), source="t"), 0, who="t", why="new")
+    assert other.search(SearchRequest(text="棒棰岛"), facets=False).total == 1
+    assert not other.leading and leader.synced_seq() == repo.store.max_seq()
+    other_repo.close()

@@ -117,14 +117,27 @@ class SearchIndex(Follower):
         folder = self.path / "tantivy"
         layout = self.path / "layout"
         self.schema = _schema()
-        with self.exclusive():  # server workers starting together: one makes or replaces the index
-            if folder.exists() and (not layout.exists() or layout.read_text() != LAYOUT):
-                shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
-                self._set_synced(0)
-            folder.mkdir(exist_ok=True)
-            layout.write_text(LAYOUT)
-            exists = tantivy.Index.exists(str(folder))
-            self.index = tantivy.Index(self.schema, path=str(folder), reuse=exists)
+
+        def ready() -> bool:
+            return layout.exists() and layout.read_text() == LAYOUT and tantivy.Index.exists(str(folder))
+
+        # Server workers start together: one makes (or replaces) the index while the others wait;
+        # a worker that finds it made does not wait for a lock the leading process keeps.
+        try:
+            with self.exclusive(wait=0 if ready() else 60):
+                if folder.exists() and not ready():
+                    shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
+                    self._set_synced(0)
+                folder.mkdir(exist_ok=True)
+                layout.write_text(LAYOUT)
+                if not tantivy.Index.exists(str(folder)):
+                    tantivy.Index(self.schema, path=str(folder), reuse=False)
+        except Follower.Busy:
+            if not ready():
+                raise SearchUnavailable(
+                    f"the search index {self.path} is being made by another process"
+                ) from None
+        self.index = tantivy.Index(self.schema, path=str(folder), reuse=True)
         self._seen = self.synced_seq()
         self.index.register_tokenizer(
             "bigrams", tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.whitespace()).build()
@@ -146,8 +159,22 @@ class SearchIndex(Follower):
                 f"the search index {self.path} is being written elsewhere: {exc}"
             ) from None
 
+    def became_leader(self) -> None:
+        """A leader keeps its writer: commits return at once and merges run in the writer's threads.
+
+        A writer opened for one catch-up must wait for the merges its commits started before it
+        is dropped (dropping it abandons them, and segments pile up); at 100,000 records that
+        wait is now and then seconds long, which a cataloger's save must not sit through.
+        """
+        self._writer = self._open_writer(WRITER_HEAP)
+
     def _catch_up(self, batch_size: int | None = None) -> int:
         with self._lock:
+            if self._leading:
+                try:
+                    return super()._catch_up(batch_size or 2000)
+                finally:
+                    self._reload()
             bulk = self.behind() > BULK_BATCH
             self._writer = self._open_writer(BULK_HEAP if bulk else WRITER_HEAP)
             try:
@@ -155,8 +182,14 @@ class SearchIndex(Follower):
             finally:
                 writer, self._writer = self._writer, None
                 writer.wait_merging_threads()
-                self.index.reload()
-                self._seen = self.synced_seq()
+                self._reload()
+
+    def _reload(self) -> None:
+        self.index.reload()
+        self._seen = self.synced_seq()
+
+    def followed(self) -> None:
+        self.refresh()
 
     def apply(self, batch: list[Changed]) -> None:
         writer = self._writer
@@ -168,10 +201,14 @@ class SearchIndex(Follower):
         writer.commit()
 
     def clear(self) -> None:
-        writer = self._open_writer()
-        writer.delete_all_documents()
-        writer.commit()
-        writer.wait_merging_threads()
+        if self._leading:
+            self._writer.delete_all_documents()
+            self._writer.commit()
+        else:
+            writer = self._open_writer()
+            writer.delete_all_documents()
+            writer.commit()
+            writer.wait_merging_threads()
         self.index.reload()
 
     def document(self, change: Changed) -> tantivy.Document:

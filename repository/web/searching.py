@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -14,6 +13,7 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from .. import collections
+from ..edits import xml_chars
 from ..search import analysis
 from ..search.index import FACETS, SORTS, SearchRequest, SearchResult
 from . import bp
@@ -40,12 +40,9 @@ class Parsed:
     args: list[tuple[str, str]]  # the query's own parameters (no page, no lang), for links
 
 
-#: Characters XML 1.0 forbids: no record holds them, and echoed into the Atom feed they would break it.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
 def parse_args() -> Parsed:
-    args = MultiDict((k, _NOT_XML.sub("", v)) for k, v in request.args.items(multi=True))
+    # Without the characters XML forbids: no record holds them, and echoed into the feed they break it.
+    args = MultiDict((k, xml_chars(v)) for k, v in request.args.items(multi=True))
     text = (args.get("q") or "").strip()[:200]
     filters = {f: [v for v in args.getlist(f) if v.strip()][:5] for f in FACETS if args.getlist(f)}
     date_from = (args.get("from") or "").strip()[:10] or None
@@ -160,10 +157,8 @@ def search() -> str | tuple[str, int]:
     if parsed.page > MAX_PAGE:
         message = _("Only the first %(n)d pages of results are shown; please refine the search.", n=MAX_PAGE)
         return render_template("message.html", title=_("Search"), message=message), 400
-    index = search_index()
+    index = search_index()  # (which starts a catch-up in the background when the index is behind)
     behind = index.behind()
-    if behind:
-        index.follow_in_background()
     result = index.search(parsed.request)
     pages = min(MAX_PAGE, math.ceil(result.total / PER_PAGE)) if result.total else 0
     selected = [(f, v) for f, values in parsed.request.filters.items() for v in values]
