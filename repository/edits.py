@@ -10,6 +10,7 @@ Every change goes through :class:`~repository.service.Repository`, the one save 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,19 @@ KEEP: Any = object()
 MAX_VERSION = 2**31 - 1
 #: The largest change or entry number they hold (``bigint``).
 MAX_SEQ = 2**63 - 1
+
+
+#: How many problems an answer lists: a record can have a hundred thousand (one per stray attribute),
+#: and listing every one costs seconds and megabytes and helps nobody.
+MAX_PROBLEMS_SHOWN = 100
+
+
+def shown_problems(problems: list[Problem]) -> list[Problem]:
+    """The first :data:`MAX_PROBLEMS_SHOWN` problems, and one more saying how many were left out."""
+    if len(problems) <= MAX_PROBLEMS_SHOWN:
+        return problems
+    rest = len(problems) - MAX_PROBLEMS_SHOWN
+    return [*problems[:MAX_PROBLEMS_SHOWN], Problem(f"… and {rest:,} more problems", rule="more")]
 
 
 def whole_number(raw: str | None, largest: int = MAX_VERSION) -> int | None:
@@ -70,9 +84,19 @@ def parse(xml: bytes, source: str) -> etree._ElementTree:
         raise Invalid([Problem(exc.message, exc.line, None, "xml", source)]) from None
 
 
+#: Characters XML 1.0 forbids. No record can hold them, and PostgreSQL cannot store a NUL in text:
+#: what a person types into a field, a full text or a reason is kept without them.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def xml_chars(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (tabs and line breaks stay)."""
+    return _NOT_XML.sub("", text)
+
+
 def one_line(reason: str | None) -> str:
     """A reason as a version stores it: one line, no control characters, single spaces."""
-    return " ".join((reason or "").split())
+    return " ".join(xml_chars(reason or "").split())
 
 
 def xml_text(xml: bytes) -> str:
@@ -149,6 +173,8 @@ def update(
         raise Invalid(problems)
     if fulltext is KEEP:
         fulltext = repo.store.version(record_id).fulltext
+    elif fulltext is not None:
+        fulltext = xml_chars(fulltext)
     prepared = repo.prepare(
         xml, record_id=record_id, collection=state.collection, fulltext=fulltext, source=record_id, tree=tree
     )
@@ -167,6 +193,7 @@ def prepare_new(
     """Validate new records (a file's or a body's members): every problem of every member, or all of them."""
     prepared: list[Prepared] = []
     problems: list[Problem] = []
+    fulltext = None if fulltext is None else xml_chars(fulltext)
     for i, (xml, tree) in enumerate(members, 1):
         source = "record" if len(members) == 1 else f"record {i}"
         try:

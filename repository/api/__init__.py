@@ -64,7 +64,7 @@ class ApiError(Exception):
     ):
         super().__init__(message)
         self.status, self.message = status, message
-        self.problems = list(problems)
+        self.problems = edits.shown_problems(list(problems))
         self.headers = headers or {}
         self.extra = extra
 

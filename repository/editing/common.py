@@ -6,7 +6,7 @@ from flask import Response, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
-from ..edits import MAX_REASON_CHARS, one_line, whole_number
+from ..edits import MAX_REASON_CHARS, one_line, shown_problems, whole_number
 from ..service import Repository
 
 
@@ -31,6 +31,8 @@ def reason(default: str | None = None) -> str | None:
 
 def page(template: str, status: int = 200, **context: object) -> Response:
     """An editing page: never cached (it shows a cataloger's work in progress)."""
+    if context.get("problems"):
+        context["problems"] = shown_problems(context["problems"])  # type: ignore[arg-type]
     response = Response(render_template(template, **context), status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -38,33 +38,36 @@ from .fields import (
 
 
 def _submitted_fields() -> Fields:
-    """The form's fields as posted (name rows with an empty name are dropped)."""
+    """The form's fields as posted (name rows with an empty name are dropped), without the characters
+    XML forbids (they could not be written into the record)."""
+
+    def field(name: str) -> str:
+        return edits.xml_chars(request.form.get(name, ""))
+
+    def every(name: str) -> list[str]:
+        return [edits.xml_chars(v) for v in request.form.getlist(name)]
+
     names = [
         (n, r if r in ROLES else "aut", t if t in NAME_TYPES else "personal")
-        for n, r, t in zip(
-            request.form.getlist("name"),
-            request.form.getlist("role"),
-            request.form.getlist("name_type"),
-            strict=False,
-        )
+        for n, r, t in zip(every("name"), every("role"), every("name_type"), strict=False)
         if n.strip()
     ][:MAX_ROWS]
 
     def lines(name: str) -> list[str]:
-        return [v.strip() for v in form_text(name).split("\n") if v.strip()][:MAX_ROWS]
+        return [v.strip() for v in edits.xml_chars(form_text(name)).split("\n") if v.strip()][:MAX_ROWS]
 
     return Fields(
-        identifier=request.form.get("identifier", "").strip(),
-        collection=request.form.get("collection", "").strip(),
-        title=request.form.get("title", ""),
-        subtitle=request.form.get("subtitle", ""),
+        identifier=field("identifier").strip(),
+        collection=field("collection").strip(),
+        title=field("title"),
+        subtitle=field("subtitle"),
         names=names,
-        newspaper=request.form.get("newspaper", ""),
-        page=request.form.get("page", ""),
-        date=request.form.get("date", ""),
+        newspaper=field("newspaper"),
+        page=field("page"),
+        date=field("date"),
         subjects=lines("subjects"),
         places=lines("places"),
-        abstract=form_text("abstract"),
+        abstract=edits.xml_chars(form_text("abstract")),
     )
 
 

@@ -19,6 +19,7 @@ import re
 import shutil
 import threading
 from dataclasses import dataclass
+from itertools import accumulate
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -76,6 +77,14 @@ def _decoded(query: str) -> str:
     return _CODEPOINT.sub(char, query)
 
 
+#: Oxigraph's parser recurses once per level of nesting, and a few thousand levels (``((((…``,
+#: ``{{{{…``, ``!!!!…``) overflow the worker's stack and kill it. No real query nests this deep.
+MAX_NESTING = 256
+_DEPTH = {"(": 1, "[": 1, "{": 1, ")": -1, "]": -1, "}": -1}
+_NOT_BRACKET = re.compile(r"[^()\[\]{}]+")
+_NEGATIONS = re.compile(rf"(?:!\s*){{{MAX_NESTING + 1}}}")
+
+
 def refuse_federation(query: str) -> None:
     """Raise a 400 :class:`QueryError` for a query that could name a remote SERVICE."""
     if _SERVICE.search(_decoded(query)):
@@ -84,6 +93,17 @@ def refuse_federation(query: str) -> None:
             "federated queries (SERVICE) are not allowed: this endpoint does not fetch from other "
             "servers, and refuses every query in which the word SERVICE appears (even in a string or IRI)",
         )
+
+
+def refuse_deep_nesting(query: str) -> None:
+    """Raise a 400 :class:`QueryError` for a query nested deeper than :data:`MAX_NESTING` levels.
+
+    Brackets inside strings count as well: a false alarm needs hundreds of unbalanced ones.
+    """
+    brackets = _NOT_BRACKET.sub("", query)
+    deepest = max(accumulate(map(_DEPTH.__getitem__, brackets)), default=0)
+    if deepest > MAX_NESTING or _NEGATIONS.search(query):
+        raise QueryError(400, f"the query is nested more than {MAX_NESTING} levels deep")
 
 
 # --------------------------------------------------------------------------- the worker process
@@ -240,6 +260,7 @@ class SparqlService:
         base_iri: str = "",
     ) -> tuple[str, bytes]:
         refuse_federation(query)
+        refuse_deep_nesting(query)
         try:
             snapshot = str(self.snapshot())
         except (OSError, RuntimeError) as exc:

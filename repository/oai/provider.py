@@ -21,7 +21,7 @@ from xml.sax.saxutils import escape, quoteattr
 from .. import collections
 from ..config import instance_secret
 from ..mods import read_article
-from ..service import Repository
+from ..service import Repository, is_record_id
 from ..sets import sets_for
 from ..store import RecordState, Version
 from ..store.base import (
@@ -139,7 +139,10 @@ class Provider:
     def _record_id(self, identifier: str) -> str:
         if not identifier.startswith(self.prefix):
             raise OAIError("idDoesNotExist", f"'{identifier}' is not an identifier of this repository")
-        return identifier[len(self.prefix) :]
+        local = identifier[len(self.prefix) :]
+        if not is_record_id(local):  # not one a record can have (a NUL, a space): no need to ask the store
+            raise OAIError("idDoesNotExist", f"no record has the identifier '{identifier}'")
+        return local
 
     def _format(self, prefix: str) -> MetadataFormat:
         fmt = FORMATS.get(prefix)

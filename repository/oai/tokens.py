@@ -60,7 +60,7 @@ def _well_typed(f: object) -> bool:
         return False
     texts = [f[0], f[1], f[3], f[4], f[6], f[7]] + ([] if f[2] is None else [f[2]])
     numbers = [f[5], f[8], f[9], f[10]]
-    return all(isinstance(t, str) for t in texts) and all(
+    return all(isinstance(t, str) and "\x00" not in t for t in texts) and all(
         type(n) is int and 0 <= n <= _MAX_NUMBER for n in numbers
     )
 
