@@ -59,6 +59,7 @@ class Follower:
         self._held = 0  # depth of exclusive() in this process: the file lock is taken once
         self._lock_file: int | None = None
         self._leading = False  # this process keeps the file lock (lead())
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._leader: threading.Thread | None = None
 
@@ -136,7 +137,7 @@ class Follower:
             self._leader.start()
 
     def _lead(self) -> None:
-        while not self._leading:
+        while not self._leading and not self._stop.is_set():
             try:
                 with self.exclusive(wait=0):  # the file lock, free now: keep it
                     self._leading = True
@@ -150,10 +151,27 @@ class Follower:
             except Exception:
                 log.exception("%s: could not take the lead; trying again", self.path)
                 time.sleep(CLAIM_POLL)
-        log.info("%s: this process applies the changes (pid %s)", self.path, os.getpid())
-        while True:
+        if self._leading:
+            log.info("%s: this process applies the changes (pid %s)", self.path, os.getpid())
+        while self._leading and not self._stop.wait(LEAD_POLL):
             self._quietly()
-            time.sleep(LEAD_POLL)
+
+    def stop(self) -> None:
+        """Stop leading (or waiting to lead) and let go of the lock, so another process leads."""
+        self._stop.set()
+        leader = self._leader
+        if leader is not None:
+            leader.join(CLAIM_POLL + 5)
+        with self._lock:
+            if self._leading:
+                self.stopped_leading()
+                self._leading = False
+                if self._held == 0 and self._lock_file is not None:
+                    os.close(self._lock_file)
+                    self._lock_file = None
+
+    def stopped_leading(self) -> None:
+        """Called as this process lets go of the lead (a subclass closes what it kept open)."""
 
     def became_leader(self) -> None:
         """Called once this process keeps the file lock (a subclass opens what it keeps open)."""

@@ -261,8 +261,22 @@ def test_a_save_in_a_process_that_does_not_lead_waits_for_the_leader_to_index_it
     other = SearchIndex(other_repo)
     other_repo.listeners.append(other.listen)
     other.lead()  # it would lead too, but the lock is taken: it waits for its turn
-    title = "棒棰岛的秋天"
-    other_repo.save(other_repo.prepare(article(2, title=title), source="t"), 0, who="t", why="new")
-    assert other.search(SearchRequest(text="棒棰岛"), facets=False).total == 1
-    assert not other.leading and leader.synced_seq() == repo.store.max_seq()
-    other_repo.close()
+    try:
+        title = "棒棰岛的秋天"
+        other_repo.save(other_repo.prepare(article(2, title=title), source="t"), 0, who="t", why="new")
+        assert other.search(SearchRequest(text="棒棰岛"), facets=False).total == 1
+        assert not other.leading and leader.synced_seq() == repo.store.max_seq()
+
+        # the leader goes away: the other takes over and indexes what is saved next
+        leader.stop()
+        deadline = time.monotonic() + 10
+        while not other.leading and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert other.leading
+        change = other_repo.prepare(article(3, title="老虎滩的海鸥"), source="t")
+        other_repo.save(change, 0, who="t", why="new")
+        assert other.search(SearchRequest(text="老虎滩"), facets=False).total == 1
+    finally:
+        other.stop()
+        leader.stop()
+        other_repo.close()

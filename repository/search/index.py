@@ -168,6 +168,11 @@ class SearchIndex(Follower):
         """
         self._writer = self._open_writer(WRITER_HEAP)
 
+    def stopped_leading(self) -> None:
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.wait_merging_threads()
+
     def _catch_up(self, batch_size: int | None = None) -> int:
         with self._lock:
             if self._leading:
