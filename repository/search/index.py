@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
@@ -121,22 +122,27 @@ class SearchIndex(Follower):
         def ready() -> bool:
             return layout.exists() and layout.read_text() == LAYOUT and tantivy.Index.exists(str(folder))
 
-        # Server workers start together: one makes (or replaces) the index while the others wait;
-        # a worker that finds it made does not wait for a lock the leading process keeps.
-        try:
-            with self.exclusive(wait=0 if ready() else 60):
-                if folder.exists() and not ready():
-                    shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
-                    self._set_synced(0)
-                folder.mkdir(exist_ok=True)
-                layout.write_text(LAYOUT)
-                if not tantivy.Index.exists(str(folder)):
-                    tantivy.Index(self.schema, path=str(folder), reuse=False)
-        except Follower.Busy:
-            if not ready():
-                raise SearchUnavailable(
-                    f"the search index {self.path} is being made by another process"
-                ) from None
+        # Server workers start together: one makes (or replaces) the index while the others wait
+        # until it is made; none waits for the lock as such, which the leading process then keeps.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with self.exclusive(wait=0):
+                    if folder.exists() and not ready():
+                        shutil.rmtree(folder)  # written by an earlier version: rebuilt by the catch-up
+                        self._set_synced(0)
+                    folder.mkdir(exist_ok=True)
+                    layout.write_text(LAYOUT)
+                    if not tantivy.Index.exists(str(folder)):
+                        tantivy.Index(self.schema, path=str(folder), reuse=False)
+                break
+            except Follower.Busy:
+                if ready():
+                    break
+                if time.monotonic() > deadline:
+                    message = f"the search index {self.path} is being made by another process"
+                    raise SearchUnavailable(message) from None
+                time.sleep(0.05)
         self.index = tantivy.Index(self.schema, path=str(folder), reuse=True)
         self._seen = self.synced_seq()
         self.index.register_tokenizer(
