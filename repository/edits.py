@@ -10,7 +10,6 @@ Every change goes through :class:`~repository.service.Repository`, the one save 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,19 +83,9 @@ def parse(xml: bytes, source: str) -> etree._ElementTree:
         raise Invalid([Problem(exc.message, exc.line, None, "xml", source)]) from None
 
 
-#: Characters XML 1.0 forbids. No record can hold them, and PostgreSQL cannot store a NUL in text:
-#: what a person types into a field, a full text or a reason is kept without them.
-_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-
-
-def xml_chars(text: str) -> str:
-    """``text`` without the characters XML 1.0 forbids (tabs and line breaks stay)."""
-    return _NOT_XML.sub("", text)
-
-
 def one_line(reason: str | None) -> str:
     """A reason as a version stores it: one line, no control characters, single spaces."""
-    return " ".join(xml_chars(reason or "").split())
+    return " ".join(xmlio.xml_chars(reason or "").split())
 
 
 def xml_text(xml: bytes) -> str:
@@ -174,7 +163,7 @@ def update(
     if fulltext is KEEP:
         fulltext = repo.store.version(record_id).fulltext
     elif fulltext is not None:
-        fulltext = xml_chars(fulltext)
+        fulltext = xmlio.xml_chars(fulltext)
     prepared = repo.prepare(
         xml, record_id=record_id, collection=state.collection, fulltext=fulltext, source=record_id, tree=tree
     )
@@ -193,7 +182,7 @@ def prepare_new(
     """Validate new records (a file's or a body's members): every problem of every member, or all of them."""
     prepared: list[Prepared] = []
     problems: list[Problem] = []
-    fulltext = None if fulltext is None else xml_chars(fulltext)
+    fulltext = None if fulltext is None else xmlio.xml_chars(fulltext)
     for i, (xml, tree) in enumerate(members, 1):
         source = "record" if len(members) == 1 else f"record {i}"
         try:

@@ -9,10 +9,21 @@ likely an attack).
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 
 from lxml import etree
+
+#: Characters XML 1.0 forbids (lone surrogates included). No record can hold them, and PostgreSQL
+#: cannot store a NUL in text: text from outside (a form, a query string) is kept without them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def xml_chars(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids (tabs and line breaks stay)."""
+    return _NOT_XML.sub("", text)
+
 
 #: Records are small (the largest real MODS in the corpus is 27 kB); 5 MB
 #: leaves room for a large ``modsCollection`` while stopping memory attacks.

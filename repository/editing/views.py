@@ -42,10 +42,10 @@ def _submitted_fields() -> Fields:
     XML forbids (they could not be written into the record)."""
 
     def field(name: str) -> str:
-        return edits.xml_chars(request.form.get(name, ""))
+        return xmlio.xml_chars(request.form.get(name, ""))
 
     def every(name: str) -> list[str]:
-        return [edits.xml_chars(v) for v in request.form.getlist(name)]
+        return [xmlio.xml_chars(v) for v in request.form.getlist(name)]
 
     names = [
         (n, r if r in ROLES else "aut", t if t in NAME_TYPES else "personal")
@@ -54,7 +54,7 @@ def _submitted_fields() -> Fields:
     ][:MAX_ROWS]
 
     def lines(name: str) -> list[str]:
-        return [v.strip() for v in edits.xml_chars(form_text(name)).split("\n") if v.strip()][:MAX_ROWS]
+        return [v.strip() for v in xmlio.xml_chars(form_text(name)).split("\n") if v.strip()][:MAX_ROWS]
 
     return Fields(
         identifier=field("identifier").strip(),
@@ -67,7 +67,7 @@ def _submitted_fields() -> Fields:
         date=field("date"),
         subjects=lines("subjects"),
         places=lines("places"),
-        abstract=edits.xml_chars(form_text("abstract")),
+        abstract=xmlio.xml_chars(form_text("abstract")),
     )
 
 

@@ -12,7 +12,6 @@ skipped or repeated.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from ..store.base import (
     list_items,
 )
 from ..xmlio import parse as parse_xml
+from ..xmlio import xml_chars
 from .protocol import OAIError, Request, echoable_uri, parse, window
 from .tokens import Token, TokenCodec
 
@@ -43,16 +43,14 @@ OAI_SCHEMA = "http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd"
 OAI_DC_NS = "http://www.openarchives.org/OAI/2.0/oai_dc/"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-
 
 def text(value: str) -> str:
     """Escaped character data with anything XML 1.0 forbids removed."""
-    return escape(_XML_ILLEGAL.sub("", value))
+    return escape(xml_chars(value))
 
 
 def attr(value: str) -> str:
-    return quoteattr(_XML_ILLEGAL.sub("", value))
+    return quoteattr(xml_chars(value))
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from .. import collections
-from ..edits import xml_chars
 from ..search import analysis
 from ..search.index import FACETS, SORTS, SearchRequest, SearchResult
+from ..xmlio import xml_chars
 from . import bp
 from .i18n import current_language, record_text
 
