@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .accounts import FILENAME as ACCOUNTS_FILE
+from .files import fsync_dir, write_atomic
 from .migrate import Report, migrate, table_digests
 from .store import SQLITE_FILE, SQLiteStore, Store, StoreError
 
@@ -66,9 +67,7 @@ def backup(
     accounts = instance / ACCOUNTS_FILE
     if accounts.exists():
         _copy_sqlite(accounts, partial / ACCOUNTS_FILE)
-    if (instance / SECRET).exists():
-        shutil.copy2(instance / SECRET, partial / SECRET)
-        os.chmod(partial / SECRET, 0o600)
+    _copy_secret(instance, partial)
     manifest = {
         "format": FORMAT,
         "made": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -79,8 +78,8 @@ def backup(
         "accounts": accounts.exists(),
         "tables": {t.name: {"rows": t.rows, "sha256": t.source_sha256} for t in report.tables},
     }
-    _write_json(partial / MANIFEST, manifest)
-    _fsync_tree(partial)
+    write_atomic(partial / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=2).encode() + b"\n")
+    _fsync_databases(partial)
     if destination.exists():
         destination.rmdir()  # empty (checked above)
     os.replace(partial, destination)
@@ -131,9 +130,7 @@ def restore(
         raise BackupError(f"the restored store does not match the backup in {source}")
     if manifest.get("accounts"):
         _copy_sqlite(source / ACCOUNTS_FILE, instance / ACCOUNTS_FILE)
-    if (source / SECRET).exists():
-        shutil.copy2(source / SECRET, instance / SECRET)
-        os.chmod(instance / SECRET, 0o600)
+    _copy_secret(source, instance)
     for pattern in DERIVED:
         for path in instance.glob(pattern):
             if path.is_dir():
@@ -155,23 +152,18 @@ def _copy_sqlite(source: Path, destination: Path) -> None:
         src.close()
 
 
-def _write_json(path: Path, data: dict) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2)
-        fh.write("\n")
+def _copy_secret(source: Path, destination: Path) -> None:
+    """The key that signs sessions, readable by its owner alone."""
+    if (source / SECRET).exists():
+        write_atomic(destination / SECRET, (source / SECRET).read_bytes(), mode=0o600)
 
 
-def _fsync_tree(folder: Path) -> None:
-    """Everything in ``folder`` on disk before it is renamed into place."""
-    for path in folder.iterdir():
-        if path.is_file():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _fsync_databases(folder: Path) -> None:
+    """The copied databases on disk before the folder is renamed into place."""
+    for path in folder.glob("*.sqlite3"):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fsync_dir(folder)

@@ -311,18 +311,21 @@ class SearchIndex(Follower):
             return clauses[0][1], words
         return tantivy.Query.boolean_query(clauses), words
 
-    def refresh(self) -> None:
+    def refresh(self) -> int:
         """See what other processes (server workers, an import) have committed to the index.
 
         A catch-up records its sequence number after its commit, so a changed number means
         a new commit to load; and changes nobody has applied yet are applied in the background.
+        Returns how many changes that is (0: the index is current).
         """
         seq = self.synced_seq()
         if seq != self._seen:
             self.index.reload()
             self._seen = seq
-        if self.behind():
+        behind = self.behind()
+        if behind:
             self.follow_in_background()
+        return behind
 
     def search(self, request: SearchRequest, *, facets: bool = True) -> SearchResult:
         query, words = self.query(request)

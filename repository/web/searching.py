@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-from flask import Response, abort, current_app, render_template, request, url_for
+from flask import Response, abort, current_app, g, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
@@ -29,7 +29,7 @@ def search_index():  # noqa: ANN201 - the SearchIndex, opened by the app factory
     index = current_app.extensions.get("search")
     if index is None:
         abort(503, description="the search index is not available in this process")
-    index.refresh()
+    g.search_behind = index.refresh()  # changes not searchable yet (shown as a notice)
     return index
 
 
@@ -157,8 +157,8 @@ def search() -> str | tuple[str, int]:
     if parsed.page > MAX_PAGE:
         message = _("Only the first %(n)d pages of results are shown; please refine the search.", n=MAX_PAGE)
         return render_template("message.html", title=_("Search"), message=message), 400
-    index = search_index()  # (which starts a catch-up in the background when the index is behind)
-    behind = index.behind()
+    index = search_index()
+    behind = g.search_behind
     result = index.search(parsed.request)
     pages = min(MAX_PAGE, math.ceil(result.total / PER_PAGE)) if result.total else 0
     selected = [(f, v) for f, values in parsed.request.filters.items() for v in values]
