@@ -298,3 +298,44 @@ def test_list_pages_seek_by_key_at_any_depth(tmp_path: Path, pg_url: str) -> Non
             ranges = [line for line in plan if "Index Cond" in line and "record_id = " not in line]
             assert ranges and all("ROW(datestamp, record_id) > ROW(" in line for line in ranges), plan
     repo.close()
+
+
+CLOSE_WHILE_READING = """
+import sys, threading, time
+from repository.store import store_at
+
+store = store_at(sys.argv[1])
+stop = threading.Event()
+
+def read():
+    while not stop.is_set():
+        try:
+            store.max_seq()
+        except Exception:
+            pass  # a read on a closed session fails cleanly; the next one opens a new session
+
+readers = [threading.Thread(target=read) for _ in range(4)]
+for t in readers:
+    t.start()
+for _ in range(400):
+    time.sleep(0.003)
+    store.close()
+stop.set()
+for t in readers:
+    t.join()
+store.close()
+print("ok")
+"""
+
+
+def test_closing_the_store_while_other_threads_read_does_not_crash(pg_url: str) -> None:
+    """A background catch-up may be mid-query when the app closes the store: the close must wait
+    for that query rather than free the session under it (libpq then crashes the process)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", CLOSE_WHILE_READING, pg_url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ok"

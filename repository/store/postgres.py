@@ -313,12 +313,19 @@ class PostgresStore:
         return conn
 
     def close(self) -> None:
-        """Close every connection this store opened, in every thread."""
+        """Close every connection this store opened, in every thread.
+
+        Another thread (a background catch-up) may be mid-query on one of them: psycopg's
+        ``close`` frees the libpq session without waiting, which crashes or hangs that thread.
+        Closing under the connection's own lock waits for the query; the thread's next query
+        then fails cleanly (the connection is closed) and opens a new session if it goes on.
+        """
         with self._lock:
             connections, self._connections = self._connections, []
+            self._local = threading.local()
         for conn in connections:
-            conn.close()
-        self._local = threading.local()
+            with conn.lock:
+                conn.close()
 
     # ------------------------------------------------------------------ writing
     def commit(self, changes: list[Change]) -> list[RecordState]:
