@@ -162,8 +162,6 @@ def update(
         raise Invalid(problems)
     if fulltext is KEEP:
         fulltext = repo.store.version(record_id).fulltext
-    elif fulltext is not None:
-        fulltext = xmlio.xml_chars(fulltext)
     prepared = repo.prepare(
         xml, record_id=record_id, collection=state.collection, fulltext=fulltext, source=record_id, tree=tree
     )
@@ -182,7 +180,6 @@ def prepare_new(
     """Validate new records (a file's or a body's members): every problem of every member, or all of them."""
     prepared: list[Prepared] = []
     problems: list[Problem] = []
-    fulltext = None if fulltext is None else xmlio.xml_chars(fulltext)
     for i, (xml, tree) in enumerate(members, 1):
         source = "record" if len(members) == 1 else f"record {i}"
         try:

@@ -204,6 +204,10 @@ class Repository:
         if problems:
             raise Invalid(problems)
         assert record_id is not None and coll is not None
+        if fulltext is not None:
+            # A NUL or another control (bad OCR, a paste from a binary file) cannot be stored on
+            # PostgreSQL nor served in XML: dropped here, on the one path every record takes in.
+            fulltext = xmlio.xml_chars(fulltext)
         article = read_article(root)
         d = Derivation(record_id, coll.code, root, article, self.record_url(record_id), self.base_url)
         renderings = {fmt: render(d) for fmt, render in RENDERERS.items()}

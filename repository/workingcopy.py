@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import collections
+from . import collections, xmlio
 from .derived import Follower
 from .files import fsync_dir, write_atomic
 from .service import Prepared, Repository, digest_of
@@ -103,7 +103,8 @@ def _remove(path: Path) -> None:
 def _read(f: _File) -> tuple[bytes, str | None]:
     xml = f.xml_path.read_bytes()
     fulltext = f.txt_path.read_bytes().decode("utf-8") if f.txt_path.exists() else None
-    return xml, fulltext
+    # As Repository.prepare stores it, so an unchanged file compares equal to its stored version.
+    return xml, None if fulltext is None else xmlio.xml_chars(fulltext)
 
 
 def _current_stat(f: _File) -> str:

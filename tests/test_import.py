@@ -56,6 +56,30 @@ def test_refused_pages_name_the_file(repo, tmp_path: Path) -> None:
     assert repo.store.count() == 0
 
 
+def test_control_characters_in_a_page_or_a_full_text_file_are_dropped_not_fatal(repo, tmp_path: Path) -> None:
+    """A NUL or another control in a page's body (a bad OCR or a copy from a binary file) would
+    fail the commit on PostgreSQL and could never be served in XML: it is dropped, as an edit drops it."""
+    page = tmp_path / "page.txt"
+    text = SEED.read_text(encoding="utf-8").replace("聚力新突破", "聚力\x00新\x0b突破", 1)
+    page.write_text(text, encoding="utf-8")
+    report = importer.import_paths(repo, [page])
+    assert not report.failed and len(report.created) == 1
+    rid = report.created[0]
+    assert repo.store.version(rid).fulltext.startswith("聚力新突破")
+
+    copy = tmp_path / "copy"
+    workingcopy.sync(repo, copy)
+    txt = copy / "media" / f"{rid}.txt"
+    txt.write_text("第一段\x00。\ufffe", encoding="utf-8")
+    report = workingcopy.sync(repo, copy)
+    assert report.updated == [rid] and not report.failed
+    assert repo.store.version(rid).fulltext == "第一段。"
+    assert repo.store.get(rid).version == 2
+    os.utime(txt, (time.time() + 5, time.time() + 5))  # touched, not changed: no new version
+    report = workingcopy.sync(repo, copy)
+    assert not report.updated and repo.store.get(rid).version == 2
+
+
 def _pages(folder: Path, n: int) -> None:
     text = SEED.read_text(encoding="utf-8")
     folder.mkdir()
