@@ -70,14 +70,19 @@ def create_app(
 
 
 def _unavailable(exc: StoreUnavailable):  # noqa: ANN202 - a Flask response
-    """A save the store cannot take now (its disk is full, it is read-only): 503, said plainly."""
-    from flask import current_app, render_template_string
+    """A save the store cannot take now (its disk is full, it is read-only): 503, said plainly.
+
+    The reason names the condition (full, read-only, unreachable), never the store's location.
+    The API answers its own JSON form of this before it gets here.
+    """
+    from flask import current_app, render_template
+    from flask_babel import gettext as _
 
     current_app.logger.error("%s", exc)
-    page = render_template_string(
-        "<!doctype html><title>503</title><h1>The repository cannot save changes now</h1><p>{{ m }}</p>"
-        "<p>Nothing of this change was saved. Please try again later.</p>",
-        m=exc.reason,
+    page = render_template(
+        "message.html",
+        title=_("The repository cannot save changes now"),
+        message=_("%(reason)s. Nothing of this change was saved; please try again later.", reason=exc.reason),
     )
     return page, 503, {"Retry-After": "60"}
 

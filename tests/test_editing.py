@@ -117,6 +117,33 @@ def test_saving_the_form_changes_only_those_fields_in_the_xml(app, repo: Reposit
     assert (entry.action, entry.who, entry.record_id, entry.version) == ("record-update", "wang", RID, 2)
 
 
+def test_a_save_the_store_cannot_take_answers_503_in_the_readers_language(
+    app, repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full or read-only store (tests/test_faults.py makes real ones) refuses the save: the cataloger
+    gets a page saying so in their language, with the cause but not where the store lives."""
+    from repository.store import StoreUnavailable
+
+    def refuse(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise StoreUnavailable(str(repo.instance), "the disk is full")
+
+    client = login(app)
+    _, form = edit_page(client)
+    form.update(title="存不下的修改", why="disk full")
+    monkeypatch.setattr(repo.store, "commit", refuse)
+    for lang, title in [
+        ("zh_Hans", "系统现在无法保存修改"),
+        ("en", "The repository cannot save changes now"),
+    ]:
+        client.get(f"/?lang={lang}")
+        response = client.post(f"/records/{RID}/edit", data={**form, "action": "save"})
+        page = response.get_data(as_text=True)
+        assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+        assert title in page and "the disk is full" in page and str(repo.instance) not in page
+    monkeypatch.undo()
+    assert repo.store.get(RID).version == 1
+
+
 def test_xml_and_form_edits_combine_in_one_save_and_apply_does_not_save(app, repo: Repository) -> None:
     client = login(app)
     _, form = edit_page(client)
