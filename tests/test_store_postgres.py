@@ -306,13 +306,14 @@ from repository.store import store_at
 
 store = store_at(sys.argv[1])
 stop = threading.Event()
+failed = []
 
 def read():
     while not stop.is_set():
         try:
             store.max_seq()
-        except Exception:
-            pass  # a read on a closed session fails cleanly; the next one opens a new session
+        except Exception as exc:
+            failed.append(repr(exc))
 
 readers = [threading.Thread(target=read) for _ in range(4)]
 for t in readers:
@@ -324,18 +325,19 @@ stop.set()
 for t in readers:
     t.join()
 store.close()
-print("ok")
+print(len(failed), failed[:3])
 """
 
 
 def test_closing_the_store_while_other_threads_read_does_not_crash(pg_url: str) -> None:
     """A background catch-up may be mid-query when the app closes the store: the close must wait
-    for that query rather than free the session under it (libpq then crashes the process)."""
+    for that query rather than free the session under it (libpq then crashes or hangs the process),
+    and the reader's next query goes on in a new session without an error."""
     import subprocess
     import sys
 
     done = subprocess.run(
-        [sys.executable, "-c", CLOSE_WHILE_READING, pg_url], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", CLOSE_WHILE_READING, pg_url], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip() == "ok"
+    assert done.stdout.strip() == "0 []"

@@ -511,12 +511,13 @@ class PostgresStore:
 
     def _read(self, sql: str, args: object, binary: bool) -> psycopg.Cursor:
         """A read, asked again once on a new session when the old one was lost (a server restart,
-        a failover, an idle timeout): a read can be repeated, and the reader never sees the loss."""
+        a failover, an idle timeout) or closed by :meth:`close` from another thread: a read can be
+        repeated, and the reader never sees the loss."""
         conn = self._conn()
         try:
             return conn.execute(sql, args, binary=binary)
         except psycopg.OperationalError:
-            if not conn.broken:
+            if not (conn.broken or conn.closed):
                 raise
         return self._conn().execute(sql, args, binary=binary)
 
