@@ -317,8 +317,8 @@ class PostgresStore:
 
         Another thread (a background catch-up) may be mid-query on one of them: psycopg's
         ``close`` frees the libpq session without waiting, which crashes or hangs that thread.
-        Closing under the connection's own lock waits for the query; the thread's next query
-        then fails cleanly (the connection is closed) and opens a new session if it goes on.
+        Closing under the connection's own lock waits for the query. That thread's next read is
+        asked again on a new session (:meth:`_read`); a write under way fails whole.
         """
         with self._lock:
             connections, self._connections = self._connections, []
