@@ -557,13 +557,20 @@ class Server:
         found = {"5xx": 0, "tracebacks": 0, "worker restarts": 0, "warnings": 0}
         boots = 0
         for line in self.log.read_text("utf-8", "replace").splitlines():
-            if '"status": 5' in line:
+            try:  # the server logs compact JSON (repository.logs); a crash may print plain lines
+                entry = json.loads(line)
+            except ValueError:
+                entry = None
+            if not isinstance(entry, dict):
+                entry = {}
+            status = entry.get("status")
+            if isinstance(status, int) and status >= 500:
                 found["5xx"] += 1
             if "Traceback" in line:
                 found["tracebacks"] += 1
             if "Booting worker" in line:
                 boots += 1
-            if '"level": "WARNING"' in line or '"level": "ERROR"' in line:
+            if entry.get("level") in ("WARNING", "ERROR", "CRITICAL"):
                 found["warnings"] += 1
         found["worker restarts"] = max(0, boots - self.workers)
         return found
